@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make run` and `make test`. The virtual environment is
+# created and filled from requirements.lock on first use, and again when the lock changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-lock
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast bench lint lock migrate shell clean-data
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@cp requirements.lock $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(PY) -m server.run
+
+test: $(STAMP)
+	$(PY) -m server.embedded --redis-db 1 -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything but the slow end-to-end tests (clone + make run).
+test-fast: $(STAMP)
+	$(PY) -m server.embedded --redis-db 1 -- $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m server.embedded -- $(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m server.embedded -- $(VENV)/bin/mypy .
+
+# Re-resolve pinned versions from pyproject.toml (needs the network to a package index).
+lock: $(STAMP)
+	$(VENV)/bin/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock pyproject.toml
+
+migrate: $(STAMP)
+	$(PY) -m server.embedded -- $(PY) manage.py migrate
+
+shell: $(STAMP)
+	$(PY) -m server.embedded -- $(PY) manage.py shell
+
+clean-data:
+	rm -rf .iop

@@ -1,0 +1,222 @@
+"""HTTP endpoints for auth, the caller's profile, realtime tickets, users, guardian links
+and consents. Each view parses, calls one service or selector, and renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.models import Role, User
+from accounts.serializers import (
+    ConsentCreateSerializer,
+    ConsentSerializer,
+    GuardianLinkCreateSerializer,
+    GuardianLinkSerializer,
+    MeSerializer,
+    TicketResponseSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+)
+from server.errors import error_body
+
+
+def login_locked_out_response(request: HttpRequest, response: Any = None, credentials: Any = None) -> JsonResponse:
+    """django-axes' lockout response: the contract's 429 with Retry-After."""
+    retry_after = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    locked = JsonResponse(
+        error_body("rate_limited", "Too many failed logins. Try again later."),
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+    )
+    locked["Retry-After"] = str(retry_after)
+    return locked
+
+
+class IsProgramAdmin(permissions.BasePermission):
+    message = "Only program admins can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+
+
+class LoginThrottle(AnonRateThrottle):
+    """Requests to the login endpoint per IP, whatever their outcome (failures are limited
+    separately and more tightly by django-axes)."""
+
+    scope = "login"
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class TokenView(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes = [LoginThrottle]
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        body = TokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            issued = services.issue_token(request=request._request, **body.validated_data)
+        except services.LoginLockedOut as exc:
+            raise Throttled(
+                wait=settings.AXES_COOLOFF_TIME.total_seconds(), detail="Too many failed logins. Try again later."
+            ) from exc
+        except services.InvalidCredentials as exc:
+            raise AuthenticationFailed("Wrong username or password.") from exc
+        return Response(TokenResponseSerializer(issued).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        services.revoke_token(user=_user(request), token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(_user(request)).data)
+
+
+class RealtimeTicketView(APIView):
+    @extend_schema(request=None, responses={200: TicketResponseSerializer})
+    def post(self, request: Request) -> Response:
+        ticket = services.issue_realtime_ticket(user=_user(request))
+        return Response(TicketResponseSerializer(ticket).data)
+
+
+class UserViewSet(viewsets.GenericViewSet):
+    """Program admins manage accounts. Accounts are deactivated, never deleted (the audit
+    log and clinical records refer to them)."""
+
+    permission_classes = [permissions.IsAuthenticated, IsProgramAdmin]
+    serializer_class = UserSerializer
+    queryset = User.objects.order_by("id")
+
+    @extend_schema(responses=UserSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(UserSerializer(page, many=True).data)
+
+    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
+    def create(self, request: Request) -> Response:
+        body = UserCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = services.create_user(by=_user(request), **body.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(UserSerializer(self.get_object()).data)
+
+    @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        user = self.get_object()
+        body = UserUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        changes = dict(body.validated_data)
+        password = changes.pop("password", None)
+        updated = services.update_user(by=_user(request), user=user, changes=changes, password=password)
+        return Response(UserSerializer(updated).data)
+
+    @extend_schema(request=None, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: str) -> Response:
+        user = services.deactivate_user(by=_user(request), user=self.get_object())
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(request=None, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request: Request, pk: str) -> Response:
+        user = services.reactivate_user(by=_user(request), user=self.get_object())
+        return Response(UserSerializer(user).data)
+
+
+class GuardianLinkViewSet(viewsets.GenericViewSet):
+    """Admins link guardians to adolescents; guardians and adolescents see their own links."""
+
+    serializer_class = GuardianLinkSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.guardian_links_visible_to(_user(self.request))
+
+    @extend_schema(responses=GuardianLinkSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(GuardianLinkSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(GuardianLinkSerializer(self.get_object()).data)
+
+    @extend_schema(request=GuardianLinkCreateSerializer, responses={201: GuardianLinkSerializer})
+    def create(self, request: Request) -> Response:
+        services.ensure_admin(_user(request))
+        body = GuardianLinkCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        link = services.link_guardian(
+            by=_user(request),
+            guardian=get_object_or_404(User, pk=data["guardian"]),
+            adolescent=get_object_or_404(User, pk=data["adolescent"]),
+            relationship=data["relationship"],
+        )
+        return Response(GuardianLinkSerializer(link).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=GuardianLinkSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        link = services.revoke_guardian_link(by=_user(request), link=self.get_object())
+        return Response(GuardianLinkSerializer(link).data)
+
+
+class ConsentViewSet(viewsets.GenericViewSet):
+    """An adolescent gives or revokes consent for a linked guardian to see their schedule,
+    attendance or hours."""
+
+    serializer_class = ConsentSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.consents_visible_to(_user(self.request))
+
+    @extend_schema(responses=ConsentSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ConsentSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(ConsentSerializer(self.get_object()).data)
+
+    @extend_schema(request=ConsentCreateSerializer, responses={201: ConsentSerializer})
+    def create(self, request: Request) -> Response:
+        body = ConsentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        link = get_object_or_404(selectors.guardian_links_visible_to(_user(request)), pk=body.validated_data["link"])
+        consent = services.give_consent(by=_user(request), link=link, scopes=body.validated_data["scopes"])
+        return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ConsentSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        consent = services.revoke_consent(by=_user(request), consent=self.get_object())
+        return Response(ConsentSerializer(consent).data)

@@ -1,0 +1,333 @@
+"""Every write to accounts: users, tokens, realtime tickets, guardian links and consents."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from axes.exceptions import AxesBackendPermissionDenied
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from knox.models import AuthToken
+
+from accounts.models import (
+    AgeBand,
+    Consent,
+    ConsentScope,
+    GuardianLink,
+    Role,
+    User,
+    age_band_for,
+    validate_time_zone,
+)
+from audit import services as audit
+from server.realtime import close_user_sockets_on_commit
+from server.redis_client import get_redis
+
+TICKET_KEY_PREFIX = "iop:ticket:"
+
+
+class LoginLockedOut(Exception):
+    """Too many failed logins for this account or address."""
+
+
+class InvalidCredentials(Exception):
+    pass
+
+
+def ensure_admin(user: User) -> None:
+    if not (user.is_active and user.role == Role.ADMIN):
+        raise PermissionDenied("Only program admins can do this.")
+
+
+# --- Users -------------------------------------------------------------------------------
+
+
+def _check_participant_birth_date(role: str, birth_date: date | None) -> None:
+    if role != Role.PARTICIPANT:
+        if birth_date is not None:
+            raise ValidationError({"birth_date": "Only participants have a birth date on record."})
+        return
+    if birth_date is None:
+        raise ValidationError({"birth_date": "Participants need a birth date (it sets their age band)."})
+    today = timezone.localdate()
+    if birth_date > today:
+        raise ValidationError({"birth_date": "Birth date is in the future."})
+    if age_band_for(birth_date, today) is None:
+        raise ValidationError({"birth_date": "Participants must be at least 12 years old."})
+
+
+def create_user(
+    *,
+    by: User | None,
+    username: str,
+    password: str,
+    role: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    birth_date: date | None = None,
+    time_zone: str | None = None,
+) -> User:
+    """Create an account. ``by`` is the admin doing it, or None for system seeding."""
+    if by is not None:
+        ensure_admin(by)
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    _check_participant_birth_date(role, birth_date)
+    tz = time_zone or settings.DEFAULT_USER_TIME_ZONE
+    try:
+        validate_time_zone(tz)
+    except ValidationError as exc:
+        raise ValidationError({"time_zone": exc.messages}) from exc
+    user = User(
+        username=username,
+        role=role,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        birth_date=birth_date,
+        time_zone=tz,
+        is_staff=role == Role.ADMIN,
+    )
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    with transaction.atomic():
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError({"username": "That username is taken."})
+        user.save()
+        audit.record(actor=by, action="user.create", target=user, data={"role": role})
+    return user
+
+
+USER_EDITABLE_FIELDS = frozenset({"email", "first_name", "last_name", "time_zone", "birth_date"})
+
+
+def update_user(*, by: User, user: User, changes: dict[str, Any], password: str | None = None) -> User:
+    ensure_admin(by)
+    unknown = set(changes) - USER_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    if "time_zone" in changes:
+        try:
+            validate_time_zone(changes["time_zone"])
+        except ValidationError as exc:
+            raise ValidationError({"time_zone": exc.messages}) from exc
+    if "birth_date" in changes:
+        _check_participant_birth_date(user.role, changes["birth_date"])
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(user, name, value)
+        if password is not None:
+            user.set_password(password)
+            # A new password ends every session the old one opened.
+            AuthToken.objects.filter(user=user).delete()
+            close_user_sockets_on_commit(user.pk, reason="password_changed")
+        user.save()
+        audit.record(
+            actor=by,
+            action="user.update",
+            target=user,
+            data={"fields": sorted(changes) + (["password"] if password is not None else [])},
+        )
+    return user
+
+
+def deactivate_user(*, by: User, user: User) -> User:
+    ensure_admin(by)
+    if user.pk == by.pk:
+        raise ValidationError("You cannot deactivate your own account.")
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        AuthToken.objects.filter(user=user).delete()
+        audit.record(actor=by, action="user.deactivate", target=user)
+        close_user_sockets_on_commit(user.pk, reason="deactivated")
+    return user
+
+
+def reactivate_user(*, by: User, user: User) -> User:
+    ensure_admin(by)
+    with transaction.atomic():
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        audit.record(actor=by, action="user.reactivate", target=user)
+    return user
+
+
+# --- Tokens ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+def issue_token(*, request: HttpRequest, username: str, password: str) -> IssuedToken:
+    """Check credentials (failed attempts are counted by django-axes) and issue a bearer token."""
+    try:
+        user = authenticate(request=request, username=username, password=password)
+    except AxesBackendPermissionDenied:
+        locked = True
+    else:
+        locked = bool(getattr(request, "axes_locked_out", False))
+    if locked:
+        with transaction.atomic():
+            audit.record(actor=None, action="auth.login_locked_out", data={"username": username[:150]})
+        raise LoginLockedOut()
+    if user is None or not isinstance(user, User):
+        with transaction.atomic():
+            audit.record(actor=None, action="auth.login_failed", data={"username": username[:150]})
+        raise InvalidCredentials()
+    with transaction.atomic():
+        instance, token = AuthToken.objects.create(user=user, expiry=settings.API_TOKEN_TTL)
+        user.last_login = timezone.now()
+        user.save(update_fields=["last_login"])
+        audit.record(actor=user, action="auth.login", target=user)
+    assert instance.expiry is not None
+    return IssuedToken(token=token, expires_at=instance.expiry, user=user)
+
+
+def revoke_token(*, user: User, token: AuthToken) -> None:
+    """Logout: the token stops working and the user's open sockets close."""
+    with transaction.atomic():
+        token.delete()
+        audit.record(actor=user, action="auth.logout", target=user)
+        close_user_sockets_on_commit(user.pk, reason="logout")
+
+
+def purge_expired_tokens() -> int:
+    deleted, _ = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return deleted
+
+
+# --- Realtime tickets --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RealtimeTicket:
+    ticket: str
+    expires_at: datetime
+
+
+def _ticket_key(ticket: str) -> str:
+    # Only a digest is stored, so a Redis dump does not hand out live tickets.
+    return TICKET_KEY_PREFIX + hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def issue_realtime_ticket(*, user: User) -> RealtimeTicket:
+    ttl = settings.REALTIME_TICKET_TTL_SECONDS
+    ticket = secrets.token_urlsafe(32)
+    get_redis().set(_ticket_key(ticket), str(user.pk), ex=ttl)
+    return RealtimeTicket(ticket=ticket, expires_at=timezone.now() + timedelta(seconds=ttl))
+
+
+def consume_realtime_ticket(*, ticket: str) -> int | None:
+    """The user id the ticket was issued to, once; None if unknown, expired or used."""
+    if not ticket or len(ticket) > 128:
+        return None
+    raw = get_redis().getdel(_ticket_key(ticket))
+    if raw is None:
+        return None
+    return int(raw)
+
+
+# --- Guardians and consent ---------------------------------------------------------------
+
+
+def link_guardian(*, by: User, guardian: User, adolescent: User, relationship: str = "parent") -> GuardianLink:
+    ensure_admin(by)
+    if guardian.role != Role.GUARDIAN:
+        raise ValidationError({"guardian": "This user is not a guardian."})
+    if adolescent.role != Role.PARTICIPANT or adolescent.age_band != AgeBand.ADOLESCENT:
+        raise ValidationError({"adolescent": "Guardians can only be linked to adolescent participants (12-17)."})
+    try:
+        with transaction.atomic():
+            link = GuardianLink.objects.create(
+                guardian=guardian, adolescent=adolescent, relationship=relationship, created_by=by
+            )
+            audit.record(
+                actor=by,
+                action="guardian_link.create",
+                target=link,
+                data={"guardian": guardian.pk, "adolescent": adolescent.pk},
+            )
+    except IntegrityError as exc:
+        raise ValidationError("This guardian is already linked to this adolescent.") from exc
+    return link
+
+
+def revoke_guardian_link(*, by: User, link: GuardianLink) -> GuardianLink:
+    ensure_admin(by)
+    if not link.is_active:
+        raise ValidationError("This link is already revoked.")
+    with transaction.atomic():
+        now = timezone.now()
+        link.revoked_at = now
+        link.save(update_fields=["revoked_at"])
+        link.consents.filter(revoked_at__isnull=True).update(revoked_at=now, revoked_by=by)
+        audit.record(actor=by, action="guardian_link.revoke", target=link)
+        close_user_sockets_on_commit(link.guardian_id, reason="guardian_link_revoked")
+    return link
+
+
+def give_consent(*, by: User, link: GuardianLink, scopes: list[str]) -> Consent:
+    """Only the adolescent can consent to disclosure to their guardian (42 CFR Part 2).
+    A new consent replaces the active one."""
+    if by.pk != link.adolescent_id:
+        raise PermissionDenied("Only the adolescent can give consent to share their information.")
+    if not link.is_active:
+        raise ValidationError("This guardian link has been revoked.")
+    unknown = [scope for scope in scopes if scope not in ConsentScope.values]
+    if unknown:
+        raise ValidationError({"scopes": [f"Unknown scope {scope!r}." for scope in unknown]})
+    with transaction.atomic():
+        # Lock the link so two concurrent consents cannot both become active.
+        GuardianLink.objects.select_for_update().get(pk=link.pk)
+        now = timezone.now()
+        replaced = list(link.consents.filter(revoked_at__isnull=True))
+        link.consents.filter(revoked_at__isnull=True).update(revoked_at=now, revoked_by=by)
+        consent = Consent.objects.create(link=link, scopes=sorted(set(scopes)))
+        audit.record(
+            actor=by,
+            action="consent.give",
+            target=consent,
+            data={"link": link.pk, "scopes": consent.scopes, "replaces": [c.pk for c in replaced]},
+        )
+        narrowed = any(set(old.scopes) - set(consent.scopes) for old in replaced)
+        if narrowed:
+            close_user_sockets_on_commit(link.guardian_id, reason="consent_changed")
+    return consent
+
+
+def revoke_consent(*, by: User, consent: Consent) -> Consent:
+    link = consent.link
+    if by.pk != link.adolescent_id and by.role != Role.ADMIN:
+        raise PermissionDenied("Only the adolescent (or a program admin on their request) can revoke consent.")
+    if not consent.is_active:
+        raise ValidationError("This consent is already revoked.")
+    with transaction.atomic():
+        consent.revoked_at = timezone.now()
+        consent.revoked_by = by
+        consent.save(update_fields=["revoked_at", "revoked_by"])
+        audit.record(actor=by, action="consent.revoke", target=consent, data={"link": link.pk})
+        close_user_sockets_on_commit(link.guardian_id, reason="consent_revoked")
+    return consent

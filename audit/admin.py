@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from audit.models import AuditEntry
+from server.admin_helpers import ReadOnlyAdmin
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "at", "actor_username", "action", "target_type", "target_id", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor_username", "target_id", "request_id")

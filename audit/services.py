@@ -1,0 +1,87 @@
+"""The one way to write the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from audit.chain import GENESIS_HASH, entry_hash
+from audit.models import AuditEntry
+from server.middleware import current_request_context
+
+# Keys that must never be written to the audit log (secrets and message bodies).
+FORBIDDEN_DATA_KEYS = frozenset({"password", "token", "ticket", "secret", "text", "body", "message"})
+# Any constant fits; it only has to be the same for every writer of the chain.
+_CHAIN_LOCK_KEY = 0x1A0D17
+
+
+def _check_data(data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if key.lower() in FORBIDDEN_DATA_KEYS:
+            raise ValueError(f"Audit data may not carry {key!r}.")
+        if isinstance(value, dict):
+            _check_data(value)
+        elif isinstance(value, float):
+            raise ValueError("Audit data holds no floats (their text form is not stable for hashing).")
+
+
+def target_ref(target: models.Model | None) -> tuple[str, str]:
+    if target is None:
+        return "", ""
+    return target._meta.label_lower, str(target.pk)
+
+
+def record(
+    *,
+    actor: Any | None,
+    action: str,
+    target: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry, chained to the last. Call inside the transaction of the change it
+    records, so both commit or neither does."""
+    data = dict(data or {})
+    _check_data(data)
+    target_type, target_id = target_ref(target)
+    context = current_request_context()
+    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
+    actor_username = actor.get_username() if actor_id is not None else ""
+    with transaction.atomic():
+        # Serialise writers so each entry chains to the true previous one.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        last = AuditEntry.objects.order_by("-seq").values("seq", "hash").first()
+        seq = (last["seq"] + 1) if last else 1
+        prev_hash = last["hash"] if last else GENESIS_HASH
+        at = timezone.now()
+        request_id = context.request_id if context else ""
+        ip = context.ip if context else None
+        digest = entry_hash(
+            prev_hash=prev_hash,
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_username=actor_username,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            data=data,
+            request_id=request_id,
+            ip=ip,
+        )
+        return AuditEntry.objects.create(
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_username=actor_username,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            data=data,
+            request_id=request_id,
+            ip=ip,
+            prev_hash=prev_hash,
+            hash=digest,
+        )

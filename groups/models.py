@@ -1,0 +1,1 @@
+"""Tables for this app arrive with its issue."""

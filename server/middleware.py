@@ -1,0 +1,68 @@
+"""Request context (request id, client IP) for the audit log, and cache headers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.http import HttpRequest, HttpResponse
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str
+    ip: str | None
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("iop_request_context", default=None)
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def current_request_context() -> RequestContext | None:
+    return _current.get()
+
+
+def bind_request_context(context: RequestContext | None) -> object:
+    """For non-HTTP entry points (websockets, tasks) that want their writes attributed."""
+    return _current.set(context)
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (a caller's X-Request-ID if well formed) and records the IP."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        supplied = request.headers.get("X-Request-ID", "")
+        request_id = supplied if _REQUEST_ID_RE.match(supplied) else uuid.uuid4().hex
+        token = _current.set(RequestContext(request_id=request_id, ip=request.META.get("REMOTE_ADDR")))
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class NoStoreMiddleware:
+    """Health data must never sit in a shared or browser cache: API and authenticated
+    responses are marked ``no-store``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (
+            request.path.startswith("/api/")
+            or "HTTP_AUTHORIZATION" in request.META
+            or (user is not None and user.is_authenticated)
+        ):
+            response["Cache-Control"] = "no-store"
+            response["Pragma"] = "no-cache"
+        return response

@@ -1,0 +1,114 @@
+"""Shared fixtures: service checks, a clean Redis per test, personas and API clients.
+
+PostgreSQL and Redis come from DATABASE_URL / REDIS_URL (`make test` starts embedded ones
+when those are unset). With REQUIRE_SERVICES=1 an unreachable service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connection
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from accounts.models import ConsentScope, User
+from server.redis_client import get_redis
+from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory
+
+
+def _services_down() -> list[str]:
+    down = []
+    try:
+        get_redis().ping()
+    except Exception:
+        down.append("redis")
+    return down
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_reachable() -> None:
+    down = _services_down()
+    if down:
+        message = f"services unreachable: {', '.join(down)}"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> Iterator[None]:
+    """Each test starts with an empty Redis database (tickets, throttles, cache)."""
+    get_redis().flushdb()
+    yield
+
+
+@pytest.fixture
+def ada(db: None) -> User:
+    return UserFactory(username="ada", admin=True)
+
+
+@pytest.fixture
+def dana(db: None) -> User:
+    return UserFactory(username="dana")
+
+
+@pytest.fixture
+def theo(db: None) -> User:
+    return UserFactory(username="theo")
+
+
+@pytest.fixture
+def ava(db: None) -> User:
+    return UserFactory(username="ava", adolescent=True)
+
+
+@pytest.fixture
+def sam(db: None) -> User:
+    return UserFactory(username="sam", adult=True)
+
+
+@pytest.fixture
+def pat(ava: User, ada: User) -> User:
+    """Guardian of ava, with ava's consent to see her schedule."""
+    guardian = UserFactory(username="pat", guardian=True)
+    link = GuardianLinkFactory(guardian=guardian, adolescent=ava, created_by=ada)
+    ConsentFactory(link=link, scopes=[ConsentScope.SCHEDULE])
+    return guardian
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], APIClient]:
+    """An API client authenticated as the user with a real bearer token."""
+
+    def make(user: User) -> APIClient:
+        _, token = AuthToken.objects.create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def db_snapshot(db: None) -> Callable[[], dict[str, int]]:
+    """Row counts of every project table, to assert that bad input changed nothing."""
+
+    def snapshot() -> dict[str, int]:
+        counts = {}
+        with connection.cursor() as cursor:
+            for table in connection.introspection.table_names():
+                if table.startswith(("django_session", "axes_")):
+                    continue
+                cursor.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608 - names from introspection
+                counts[table] = cursor.fetchone()[0]
+        return counts
+
+    return snapshot

@@ -1,0 +1,66 @@
+"""factory_boy factories and the demo personas used across the suite."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+
+import factory
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from accounts.models import Consent, ConsentScope, GuardianLink, Role, User
+
+TEST_PASSWORD = "correct-horse-battery-2026"
+
+
+@lru_cache(maxsize=1)
+def _password_hash() -> str:
+    # Argon2 is deliberately slow; hash once and share it across every test user.
+    return make_password(TEST_PASSWORD)
+
+
+def birth_date_for_age(years: int, extra_days: int = 30) -> date:
+    today = timezone.localdate()
+    try:
+        anniversary = today.replace(year=today.year - years)
+    except ValueError:
+        anniversary = today.replace(year=today.year - years, day=28)
+    return anniversary - timedelta(days=extra_days)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.invalid")
+    role = Role.CLINICIAN
+    time_zone = "America/New_York"
+    password = factory.LazyFunction(_password_hash)
+
+    class Params:
+        adolescent = factory.Trait(
+            role=Role.PARTICIPANT, birth_date=factory.LazyFunction(lambda: birth_date_for_age(15))
+        )
+        adult = factory.Trait(role=Role.PARTICIPANT, birth_date=factory.LazyFunction(lambda: birth_date_for_age(34)))
+        guardian = factory.Trait(role=Role.GUARDIAN)
+        admin = factory.Trait(role=Role.ADMIN, is_staff=True)
+
+
+class GuardianLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GuardianLink
+
+    guardian = factory.SubFactory(UserFactory, guardian=True)
+    adolescent = factory.SubFactory(UserFactory, adolescent=True)
+    created_by = factory.SubFactory(UserFactory, admin=True)
+
+
+class ConsentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Consent
+
+    link = factory.SubFactory(GuardianLinkFactory)
+    scopes = factory.LazyFunction(lambda: [ConsentScope.SCHEDULE])
