@@ -168,6 +168,9 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 # Single-use websocket tickets, kept in Redis.
 REALTIME_TICKET_TTL_SECONDS = env_int("REALTIME_TICKET_TTL_SECONDS", 60)
 
+# A session is `open` from this many minutes before it starts until it ends.
+SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,1 +1,112 @@
-"""Tables for this app arrive with its issue."""
+"""Scheduled therapy sessions (group, individual, family), their hosts and rosters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class SessionKind(models.TextChoices):
+    GROUP = "group", "Group"
+    INDIVIDUAL = "individual", "Individual"
+    FAMILY = "family", "Family"
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    OPEN = "open", "Open"
+    ENDED = "ended", "Ended"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Session(models.Model):
+    kind = models.CharField(max_length=16, choices=SessionKind.choices)
+    title = models.CharField(max_length=200, help_text="Clinical title; never sent outside the system.")
+    group = models.ForeignKey(
+        "groups.TherapyGroup", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    # Participants wait to be admitted unless this is set.
+    admit_directly = models.BooleanField(default=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["starts_at"]), models.Index(fields=["ends_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="session_ends_after_start"),
+            models.CheckConstraint(condition=~Q(kind="group") | Q(group__isnull=False), name="group_session_has_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session #{self.pk}"
+
+    def opens_at(self) -> datetime:
+        return self.starts_at - timedelta(minutes=settings.SESSION_OPEN_LEAD_MINUTES)
+
+    def status_at(self, now: datetime) -> SessionStatus:
+        if self.cancelled_at is not None:
+            return SessionStatus.CANCELLED
+        if self.ended_at is not None or now >= self.ends_at:
+            return SessionStatus.ENDED
+        if now >= self.opens_at():
+            return SessionStatus.OPEN
+        return SessionStatus.SCHEDULED
+
+    @property
+    def status(self) -> SessionStatus:
+        return self.status_at(timezone.now())
+
+
+class FacilitatorRole(models.TextChoices):
+    LEAD = "lead", "Lead facilitator"
+    CO = "co", "Co-facilitator"
+
+
+class SessionFacilitator(models.Model):
+    """Hosts of a session: the lead and any co-facilitators (all clinicians)."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="facilitators")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=8, choices=FacilitatorRole.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "clinician"], name="one_facilitator_row_per_clinician"),
+            models.UniqueConstraint(fields=["session"], condition=Q(role="lead"), name="one_lead_per_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"facilitator #{self.pk}"
+
+
+class RosterRole(models.TextChoices):
+    PARTICIPANT = "participant", "Participant"
+    GUARDIAN = "guardian", "Guardian (family sessions only)"
+
+
+class RosterEntry(models.Model):
+    """Who may join the session besides its hosts. Removal keeps the row (history)."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="roster")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="roster_entries")
+    role = models.CharField(max_length=16, choices=RosterRole.choices, default=RosterRole.PARTICIPANT)
+    added_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "user"], name="one_roster_row_per_user"),
+            models.CheckConstraint(condition=Q(role__in=["participant", "guardian"]), name="roster_role_valid"),
+        ]
+        indexes = [models.Index(fields=["user", "session"])]
+
+    def __str__(self) -> str:
+        return f"roster entry #{self.pk}"
