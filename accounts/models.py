@@ -6,7 +6,7 @@ from datetime import date
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -57,8 +57,6 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices)
     birth_date = models.DateField(null=True, blank=True, help_text="Required for participants.")
     time_zone = models.CharField(max_length=64, default=_default_time_zone, validators=[validate_time_zone])
-
-    objects = UserManager()
 
     REQUIRED_FIELDS = ["email", "role"]
 

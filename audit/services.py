@@ -46,8 +46,11 @@ def record(
     _check_data(data)
     target_type, target_id = target_ref(target)
     context = current_request_context()
-    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
-    actor_username = actor.get_username() if actor_id is not None else ""
+    actor_id: int | None = None
+    actor_username = ""
+    if actor is not None and getattr(actor, "pk", None):
+        actor_id = actor.pk
+        actor_username = actor.get_username()
     with transaction.atomic():
         # Serialise writers so each entry chains to the true previous one.
         with connection.cursor() as cursor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from django.db import connection
 from knox.models import AuthToken
@@ -21,6 +22,11 @@ from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory
 
 def _services_down() -> list[str]:
     down = []
+    params = {**connection.get_connection_params(), "dbname": "postgres", "connect_timeout": 5}
+    try:
+        psycopg.connect(**params).close()
+    except Exception:
+        down.append("postgresql")
     try:
         get_redis().ping()
     except Exception:
@@ -47,35 +53,35 @@ def _clean_redis() -> Iterator[None]:
 
 @pytest.fixture
 def ada(db: None) -> User:
-    return UserFactory(username="ada", admin=True)
+    return UserFactory.create(username="ada", admin=True)
 
 
 @pytest.fixture
 def dana(db: None) -> User:
-    return UserFactory(username="dana")
+    return UserFactory.create(username="dana")
 
 
 @pytest.fixture
 def theo(db: None) -> User:
-    return UserFactory(username="theo")
+    return UserFactory.create(username="theo")
 
 
 @pytest.fixture
 def ava(db: None) -> User:
-    return UserFactory(username="ava", adolescent=True)
+    return UserFactory.create(username="ava", adolescent=True)
 
 
 @pytest.fixture
 def sam(db: None) -> User:
-    return UserFactory(username="sam", adult=True)
+    return UserFactory.create(username="sam", adult=True)
 
 
 @pytest.fixture
 def pat(ava: User, ada: User) -> User:
     """Guardian of ava, with ava's consent to see her schedule."""
-    guardian = UserFactory(username="pat", guardian=True)
-    link = GuardianLinkFactory(guardian=guardian, adolescent=ava, created_by=ada)
-    ConsentFactory(link=link, scopes=[ConsentScope.SCHEDULE])
+    guardian = UserFactory.create(username="pat", guardian=True)
+    link = GuardianLinkFactory.create(guardian=guardian, adolescent=ava, created_by=ada)
+    ConsentFactory.create(link=link, scopes=[ConsentScope.SCHEDULE])
     return guardian
 
 

@@ -29,7 +29,7 @@ def birth_date_for_age(years: int, extra_days: int = 30) -> date:
     return anniversary - timedelta(days=extra_days)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -49,7 +49,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         admin = factory.Trait(role=Role.ADMIN, is_staff=True)
 
 
-class GuardianLinkFactory(factory.django.DjangoModelFactory):
+class GuardianLinkFactory(factory.django.DjangoModelFactory[GuardianLink]):
     class Meta:
         model = GuardianLink
 
@@ -58,7 +58,7 @@ class GuardianLinkFactory(factory.django.DjangoModelFactory):
     created_by = factory.SubFactory(UserFactory, admin=True)
 
 
-class ConsentFactory(factory.django.DjangoModelFactory):
+class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
     class Meta:
         model = Consent
 
