@@ -18,7 +18,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Role, User
+from accounts.models import Consent, GuardianLink, Role, User
 from accounts.serializers import (
     ConsentCreateSerializer,
     ConsentSerializer,
@@ -157,6 +157,7 @@ class GuardianLinkViewSet(viewsets.GenericViewSet):
     """Admins link guardians to adolescents; guardians and adolescents see their own links."""
 
     serializer_class = GuardianLinkSerializer
+    queryset = GuardianLink.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
         return selectors.guardian_links_visible_to(_user(self.request))
@@ -195,6 +196,7 @@ class ConsentViewSet(viewsets.GenericViewSet):
     attendance or hours."""
 
     serializer_class = ConsentSerializer
+    queryset = Consent.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
         return selectors.consents_visible_to(_user(self.request))

@@ -57,3 +57,21 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("Audit entries cannot be deleted.")
+
+
+class AuditVerification(models.Model):
+    """The result of one scheduled check of the audit chain. ``run_key`` (for example the
+    day) makes the check's record idempotent: a redelivered task writes nothing new."""
+
+    run_key = models.CharField(max_length=64, unique=True)
+    checked_at = models.DateTimeField(auto_now_add=True)
+    entries = models.BigIntegerField()
+    intact = models.BooleanField()
+    broken_seq = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+
+    def __str__(self) -> str:
+        return f"audit verification {self.run_key}"

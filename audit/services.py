@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, entry_hash
-from audit.models import AuditEntry
+from audit.models import AuditEntry, AuditVerification
 from server.middleware import current_request_context
+
+logger = logging.getLogger(__name__)
 
 # Keys that must never be written to the audit log (secrets and message bodies).
 FORBIDDEN_DATA_KEYS = frozenset({"password", "token", "ticket", "secret", "text", "body", "message"})
@@ -88,3 +91,29 @@ def record(
             prev_hash=prev_hash,
             hash=digest,
         )
+
+
+def record_chain_verification(*, run_key: str) -> tuple[AuditVerification, bool]:
+    """Verify the chain and store the result once per ``run_key``. Returns the stored
+    record and whether this call created it (False for a duplicate delivery)."""
+    from audit.selectors import first_chain_break
+
+    existing = AuditVerification.objects.filter(run_key=run_key).first()
+    if existing is not None:
+        return existing, False
+    broken = first_chain_break()
+    entries = AuditEntry.objects.count()
+    with transaction.atomic():
+        # The unique run_key decides between two deliveries racing past the check above.
+        verification, created = AuditVerification.objects.get_or_create(
+            run_key=run_key,
+            defaults={
+                "entries": entries,
+                "intact": broken is None,
+                "broken_seq": broken.seq if broken else None,
+                "reason": broken.reason[:200] if broken else "",
+            },
+        )
+    if created and broken is not None:
+        logger.error("Audit chain broken at entry #%s: %s", broken.seq, broken.reason)
+    return verification, created

@@ -259,10 +259,12 @@ CELERY_TASK_IGNORE_RESULT = True
 # Longer than any countdown we schedule; tasks never use an ETA beyond it.
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 6 * 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
-CELERY_TASK_DEFAULT_QUEUE = "iop"
+# Tests give their workers a queue of their own, so stray workers cannot take their tasks.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "iop")
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 3600.0},
+    "verify-audit-chain": {"task": "audit.tasks.verify_audit_chain", "schedule": 24 * 3600.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""Start real processes (Celery workers, Daphne) against the test database and Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BIN_DIR = Path(sys.executable).parent
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the database pytest-django created, for child processes."""
+    params = connection.settings_dict
+    host = quote(str(params["HOST"] or ""), safe="")
+    port = f":{params['PORT']}" if params.get("PORT") else ""
+    password = f":{quote(str(params['PASSWORD']))}" if params.get("PASSWORD") else ""
+    return f"postgresql://{params['USER']}{password}@{host}{port}/{params['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ProcessLog:
+    """Collects a child's output lines so tests can wait for or count them."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        assert process.stdout is not None
+        threading.Thread(target=self._pump, args=(process.stdout,), daemon=True).start()
+
+    def _pump(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def text(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self.text()):
+                return True
+            if self.process.poll() is not None:
+                return predicate(self.text())
+            time.sleep(0.1)
+        return False
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1", **extra}
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str]) -> Iterator[ProcessLog]:
+    process = subprocess.Popen(
+        command,
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    log = ProcessLog(process)
+    try:
+        yield log
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def celery_worker(queue: str, concurrency: int = 1) -> Iterator[ProcessLog]:
+    command = [
+        str(BIN_DIR / "celery"), "-A", "server", "worker", "-Q", queue, "--concurrency", str(concurrency),
+        "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+        "--hostname", f"{queue}@%h",
+    ]  # fmt: skip
+    with running(command, child_env(CELERY_QUEUE=queue)) as log:
+        if not log.wait_for(lambda text: "ready." in text, timeout=30):
+            raise RuntimeError(f"celery worker did not start:\n{log.text()}")
+        yield log
