@@ -19,7 +19,7 @@ def test_duplicated_task_delivery_records_its_effect_once() -> None:
     with celery_worker(queue) as worker:
         # The same message twice, as a broker redelivery after a lost ack would look.
         for _ in range(2):
-            verify_audit_chain.apply_async(args=["2026-11-24"], queue=queue, task_id="verify-2026-11-24")
+            verify_audit_chain.apply_async(args=("2026-11-24",), queue=queue, task_id="verify-2026-11-24")
         assert worker.wait_for(lambda text: text.count("succeeded") >= 2, timeout=30), worker.text()
     verifications = list(AuditVerification.objects.all())
     assert len(verifications) == 1
