@@ -1,0 +1,20 @@
+# One image for web, worker and beat (docker-compose.yml picks the command).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+RUN useradd --create-home --uid 1000 iop
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
+
+COPY . .
+ENV STATIC_ROOT=/app/staticfiles
+RUN IOP_DATA_DIR=/tmp/iop DATABASE_URL=postgresql://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
+    SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0 \
+    && mkdir -p /data && chown iop /data
+USER iop
+ENV IOP_DATA_DIR=/data
+
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "server.asgi:application"]
