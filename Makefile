@@ -26,7 +26,7 @@ test-fast: $(STAMP)
 	$(PY) -m server.embedded --redis-db 1 -- $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m server.embedded -- $(PY) -m bench
+	$(PY) -m server.embedded -- $(PY) -m bench $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
