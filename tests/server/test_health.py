@@ -5,6 +5,8 @@ from unittest import mock
 import pytest
 from django.test import Client
 
+from tests.processes import free_port
+
 
 @pytest.mark.django_db
 def test_healthz_is_up() -> None:
@@ -21,9 +23,16 @@ def test_readyz_ok_when_database_and_redis_answer() -> None:
 
 
 @pytest.mark.django_db
-def test_readyz_names_failing_redis() -> None:
-    with mock.patch("server.health._redis_ok", return_value=False):
-        response = Client().get("/readyz")
+def test_readyz_names_failing_redis(settings) -> None:
+    # A real connection attempt to a port nothing listens on.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    response = Client().get("/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["redis"]
 
