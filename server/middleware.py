@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -65,4 +67,31 @@ class NoStoreMiddleware:
         ):
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"
+        return response
+
+
+access_logger = logging.getLogger("iop.access")
+
+
+class AccessLogMiddleware:
+    """One line per request with the matched URL *pattern*, never the concrete path or
+    query string: those can carry secrets (calendar feed tokens, tickets) and record ids."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = f"/{match.route}" if match is not None and match.route else "<unmatched>"
+        context = current_request_context()
+        access_logger.info(
+            "%s %s %s %.1fms request_id=%s",
+            request.method,
+            route,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            context.request_id if context else "-",
+        )
         return response

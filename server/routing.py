@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import URLRouter
 from channels.security.websocket import OriginValidator
 from django.conf import settings
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, re_path
 
 websocket_urlpatterns: list[URLPattern | URLResolver] = []
 
-# Origins are checked before any consumer runs; the ticket is checked by the consumer.
-websocket_application = OriginValidator(URLRouter(websocket_urlpatterns), settings.ALLOWED_ORIGINS)
+
+class UnknownRouteConsumer(AsyncWebsocketConsumer):
+    """A websocket to a path we do not serve closes with 4404 instead of a server error."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=4404)
+
+
+# Origins are checked before any consumer runs; tickets are checked by the consumers.
+websocket_application = OriginValidator(
+    URLRouter([*websocket_urlpatterns, re_path(r"", UnknownRouteConsumer.as_asgi())]),
+    settings.ALLOWED_ORIGINS,
+)

@@ -152,7 +152,12 @@ def _serve(env: dict[str, str], port: int) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     bin_dir = Path(PYTHON).parent
-    supervisor.start("web", [str(bin_dir / "daphne"), "-b", HOST, "-p", str(port), "server.asgi:application"])
+    # Daphne's own access log prints query strings; server.middleware.AccessLogMiddleware
+    # logs each request by its URL pattern instead.
+    supervisor.start(
+        "web",
+        [str(bin_dir / "daphne"), "-b", HOST, "-p", str(port), "--access-log", os.devnull, "server.asgi:application"],
+    )
     supervisor.start(
         "worker",
         [str(bin_dir / "celery"), "-A", "server", "worker", "--loglevel", "INFO", "--concurrency", "2",
