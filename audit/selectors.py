@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit.chain import GENESIS_HASH, entry_hash
+from audit.chain import GENESIS_HASH, entry_hash, hashed_fields_of
 from audit.models import AuditEntry
 
 
@@ -23,19 +23,7 @@ def first_chain_break(batch_size: int = 2000) -> ChainBreak | None:
             return ChainBreak(entry.seq, f"expected entry #{expected_seq}, found #{entry.seq} (a row is missing)")
         if entry.prev_hash != expected_prev:
             return ChainBreak(entry.seq, "prev_hash does not match the previous entry's hash")
-        recomputed = entry_hash(
-            prev_hash=entry.prev_hash,
-            seq=entry.seq,
-            at=entry.at,
-            actor_id=entry.actor_id,
-            actor_username=entry.actor_username,
-            action=entry.action,
-            target_type=entry.target_type,
-            target_id=entry.target_id,
-            data=entry.data,
-            request_id=entry.request_id,
-            ip=entry.ip,
-        )
+        recomputed = entry_hash(entry.prev_hash, hashed_fields_of(entry))
         if recomputed != entry.hash:
             return ChainBreak(entry.seq, "content does not match its hash (the row was changed)")
         expected_prev = entry.hash

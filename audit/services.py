@@ -61,36 +61,19 @@ def record(
         last = AuditEntry.objects.order_by("-seq").values("seq", "hash").first()
         seq = (last["seq"] + 1) if last else 1
         prev_hash = last["hash"] if last else GENESIS_HASH
-        at = timezone.now()
-        request_id = context.request_id if context else ""
-        ip = context.ip if context else None
-        digest = entry_hash(
-            prev_hash=prev_hash,
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor_username=actor_username,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            data=data,
-            request_id=request_id,
-            ip=ip,
-        )
-        return AuditEntry.objects.create(
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor_username=actor_username,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            data=data,
-            request_id=request_id,
-            ip=ip,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        fields = {
+            "seq": seq,
+            "at": timezone.now(),
+            "actor_id": actor_id,
+            "actor_username": actor_username,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "data": data,
+            "request_id": context.request_id if context else "",
+            "ip": context.ip if context else None,
+        }
+        return AuditEntry.objects.create(**fields, prev_hash=prev_hash, hash=entry_hash(prev_hash, fields))
 
 
 def record_chain_verification(*, run_key: str) -> tuple[AuditVerification, bool]:
