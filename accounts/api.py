@@ -18,7 +18,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Consent, GuardianLink, Role, User
+from accounts.models import Consent, GuardianLink, User
 from accounts.serializers import (
     ConsentCreateSerializer,
     ConsentSerializer,
@@ -32,6 +32,7 @@ from accounts.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
+from server.api_helpers import IsProgramAdmin, request_user
 from server.errors import error_body
 
 
@@ -46,25 +47,11 @@ def login_locked_out_response(request: HttpRequest, response: Any = None, creden
     return locked
 
 
-class IsProgramAdmin(permissions.BasePermission):
-    message = "Only program admins can do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.role == Role.ADMIN)
-
-
 class LoginThrottle(AnonRateThrottle):
     """Requests to the login endpoint per IP, whatever their outcome (failures are limited
     separately and more tightly by django-axes)."""
 
     scope = "login"
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 class TokenView(APIView):
@@ -90,20 +77,20 @@ class TokenView(APIView):
 class LogoutView(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        services.revoke_token(user=_user(request), token=request.auth)
+        services.revoke_token(user=request_user(request), token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(_user(request)).data)
+        return Response(MeSerializer(request_user(request)).data)
 
 
 class RealtimeTicketView(APIView):
     @extend_schema(request=None, responses={200: TicketResponseSerializer})
     def post(self, request: Request) -> Response:
-        ticket = services.issue_realtime_ticket(user=_user(request))
+        ticket = services.issue_realtime_ticket(user=request_user(request))
         return Response(TicketResponseSerializer(ticket).data)
 
 
@@ -124,7 +111,7 @@ class UserViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         body = UserCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = services.create_user(by=_user(request), **body.validated_data)
+        user = services.create_user(by=request_user(request), **body.validated_data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -137,19 +124,19 @@ class UserViewSet(viewsets.GenericViewSet):
         body.is_valid(raise_exception=True)
         changes = dict(body.validated_data)
         password = changes.pop("password", None)
-        updated = services.update_user(by=_user(request), user=user, changes=changes, password=password)
+        updated = services.update_user(by=request_user(request), user=user, changes=changes, password=password)
         return Response(UserSerializer(updated).data)
 
     @extend_schema(request=None, responses=UserSerializer)
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, pk: str) -> Response:
-        user = services.deactivate_user(by=_user(request), user=self.get_object())
+        user = services.deactivate_user(by=request_user(request), user=self.get_object())
         return Response(UserSerializer(user).data)
 
     @extend_schema(request=None, responses=UserSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk: str) -> Response:
-        user = services.reactivate_user(by=_user(request), user=self.get_object())
+        user = services.reactivate_user(by=request_user(request), user=self.get_object())
         return Response(UserSerializer(user).data)
 
 
@@ -160,7 +147,7 @@ class GuardianLinkViewSet(viewsets.GenericViewSet):
     queryset = GuardianLink.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
-        return selectors.guardian_links_visible_to(_user(self.request))
+        return selectors.guardian_links_visible_to(request_user(self.request))
 
     @extend_schema(responses=GuardianLinkSerializer(many=True))
     def list(self, request: Request) -> Response:
@@ -172,12 +159,12 @@ class GuardianLinkViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=GuardianLinkCreateSerializer, responses={201: GuardianLinkSerializer})
     def create(self, request: Request) -> Response:
-        services.ensure_admin(_user(request))
+        services.ensure_admin(request_user(request))
         body = GuardianLinkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         link = services.link_guardian(
-            by=_user(request),
+            by=request_user(request),
             guardian=get_object_or_404(User, pk=data["guardian"]),
             adolescent=get_object_or_404(User, pk=data["adolescent"]),
             relationship=data["relationship"],
@@ -187,7 +174,7 @@ class GuardianLinkViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=GuardianLinkSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        link = services.revoke_guardian_link(by=_user(request), link=self.get_object())
+        link = services.revoke_guardian_link(by=request_user(request), link=self.get_object())
         return Response(GuardianLinkSerializer(link).data)
 
 
@@ -199,7 +186,7 @@ class ConsentViewSet(viewsets.GenericViewSet):
     queryset = Consent.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> Any:
-        return selectors.consents_visible_to(_user(self.request))
+        return selectors.consents_visible_to(request_user(self.request))
 
     @extend_schema(responses=ConsentSerializer(many=True))
     def list(self, request: Request) -> Response:
@@ -213,12 +200,14 @@ class ConsentViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         body = ConsentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        link = get_object_or_404(selectors.guardian_links_visible_to(_user(request)), pk=body.validated_data["link"])
-        consent = services.give_consent(by=_user(request), link=link, scopes=body.validated_data["scopes"])
+        link = get_object_or_404(
+            selectors.guardian_links_visible_to(request_user(request)), pk=body.validated_data["link"]
+        )
+        consent = services.give_consent(by=request_user(request), link=link, scopes=body.validated_data["scopes"])
         return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ConsentSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        consent = services.revoke_consent(by=_user(request), consent=self.get_object())
+        consent = services.revoke_consent(by=request_user(request), consent=self.get_object())
         return Response(ConsentSerializer(consent).data)

@@ -25,6 +25,7 @@ class Modality(models.TextChoices):
 
 
 class TherapyGroup(models.Model):
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="groups")
     title = models.CharField(max_length=200, help_text="Clinical title; never sent outside the system.")
     modality = models.CharField(max_length=32, choices=Modality.choices)
     age_band = models.CharField(max_length=16, choices=AgeBand.choices)

@@ -6,7 +6,7 @@ from importlib import import_module
 from typing import Any
 
 # Later apps add their step here (programs, groups, sessions, bookings).
-SEED_STEPS = ["accounts.demo.seed"]
+SEED_STEPS = ["accounts.demo.seed", "programs.demo.seed"]
 
 
 def run_seed_steps() -> dict[str, Any]:

@@ -171,6 +171,8 @@ REALTIME_TICKET_TTL_SECONDS = env_int("REALTIME_TICKET_TTL_SECONDS", 60)
 
 # A session is `open` from this many minutes before it starts until it ends.
 SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)
+# Domain part of iCal event UIDs (an identifier, not a URL).
+CALENDAR_UID_DOMAIN = env_str("CALENDAR_UID_DOMAIN", "iop.invalid")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
@@ -267,6 +269,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 3600.0},
     "verify-audit-chain": {"task": "audit.tasks.verify_audit_chain", "schedule": 24 * 3600.0},
+    "generate-upcoming-sessions": {"task": "sessions.tasks.generate_upcoming_sessions", "schedule": 3600.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -5,9 +5,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from server import errors, health
+from sessions import api as sessions_api
 
 api_v1 = [
     path("", include("accounts.urls")),
+    path("", include("programs.urls")),
+    path("", include("groups.urls")),
+    path("", include("sessions.urls")),
 ]
 
 urlpatterns = [
@@ -16,6 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
+    path("calendar/<str:token>.ics", sessions_api.calendar_feed_ics, name="calendar-feed-ics"),
     path("admin/", admin.site.urls),
     # Unknown API paths get the JSON error envelope, with DEBUG on or off.
     re_path(r"^api/", errors.handler404),

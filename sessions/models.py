@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -23,6 +24,51 @@ class SessionStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class RecurringSchedule(models.Model):
+    """A group (or one participant's individual sessions) meeting on weekdays at a
+    wall-clock time in an IANA zone. Expanded into Session rows per occurrence, so 17:00
+    stays 17:00 local across DST changes."""
+
+    kind = models.CharField(max_length=16, choices=[("group", "Group"), ("individual", "Individual")])
+    title = models.CharField(max_length=200)
+    group = models.ForeignKey(
+        "groups.TherapyGroup", null=True, blank=True, on_delete=models.PROTECT, related_name="schedules"
+    )
+    participant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    weekdays = ArrayField(models.PositiveSmallIntegerField(), help_text="ISO weekday numbers, 1 = Monday.")
+    start_time = models.TimeField(help_text="Local wall-clock time in time_zone.")
+    duration_minutes = models.PositiveSmallIntegerField()
+    time_zone = models.CharField(max_length=64)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="group") & Q(group__isnull=False))
+                | (Q(kind="individual") & Q(participant__isnull=False) & Q(clinician__isnull=False)),
+                name="schedule_kind_has_its_people",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=15) & Q(duration_minutes__lte=480), name="schedule_duration_15_to_480"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")), name="schedule_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"schedule #{self.pk}"
+
+
 class Session(models.Model):
     kind = models.CharField(max_length=16, choices=SessionKind.choices)
     title = models.CharField(max_length=200, help_text="Clinical title; never sent outside the system.")
@@ -31,6 +77,12 @@ class Session(models.Model):
     )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
+    schedule = models.ForeignKey(
+        RecurringSchedule, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+    )
+    # The local date of the occurrence this row stands for; stays put when it is moved.
+    occurrence_date = models.DateField(null=True, blank=True)
+    moved_at = models.DateTimeField(null=True, blank=True)
     # Participants wait to be admitted unless this is set.
     admit_directly = models.BooleanField(default=False)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -110,3 +162,20 @@ class RosterEntry(models.Model):
 
     def __str__(self) -> str:
         return f"roster entry #{self.pk}"
+
+
+class CalendarFeed(models.Model):
+    """A private, revocable iCal URL. Only a digest of its token is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calendar_feeds")
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(revoked_at__isnull=True), name="one_active_feed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"calendar feed #{self.pk}"

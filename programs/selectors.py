@@ -1,0 +1,94 @@
+"""Which level of care applies on a day, and what a week requires.
+
+Proration rule for a week with a transition (or an enrollment that starts or ends inside
+it): each calendar day of the ISO week carries one seventh of the weekly minimum of the
+level in effect that day; days outside the enrollment carry nothing. The sum is rounded to
+the nearest minute. So a step down from IOP (adult, 540 min) to OP (60 min) effective on a
+Thursday gives 3 x 540/7 + 4 x 60/7 = 265.7 -> 266 minutes that week.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+
+from programs.models import Enrollment, LevelOfCare
+
+
+def level_on(enrollment: Enrollment, day: date) -> LevelOfCare:
+    transition = (
+        enrollment.transitions.filter(effective_date__lte=day)
+        .select_related("to_level")
+        .order_by("-effective_date", "-id")
+        .first()
+    )
+    return transition.to_level if transition else enrollment.program.level_of_care
+
+
+def parse_iso_week(text: str) -> tuple[int, int]:
+    """'2026-W48' -> (2026, 48); raises ValueError for anything else."""
+    year_text, sep, week_text = text.partition("-W")
+    if not sep or len(year_text) != 4 or len(week_text) != 2 or not (year_text + week_text).isdigit():
+        raise ValueError("Use an ISO week like 2026-W48.")
+    year, week = int(year_text), int(week_text)
+    try:
+        date.fromisocalendar(year, week, 1)
+    except ValueError as exc:
+        raise ValueError(f"{year} has no ISO week {week}.") from exc
+    return year, week
+
+
+def week_days(year: int, week: int) -> list[date]:
+    monday = date.fromisocalendar(year, week, 1)
+    return [monday + timedelta(days=offset) for offset in range(7)]
+
+
+@dataclass(frozen=True)
+class WeeklyRequirement:
+    year: int
+    week: int
+    min_minutes: int
+    max_minutes: int | None
+    levels: list[str]  # level code per day, Monday first; "" where not enrolled
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+
+def _daily_bounds(enrollment: Enrollment, level: LevelOfCare) -> tuple[int, int | None]:
+    program = enrollment.program
+    band = program.age_band
+    minimum = level.min_weekly_minutes(band)
+    if level.pk == program.level_of_care_id and program.min_weekly_minutes_override is not None:
+        minimum = max(minimum, program.min_weekly_minutes_override)
+    return minimum, level.max_weekly_minutes(band)
+
+
+def weekly_requirement(enrollment: Enrollment, year: int, week: int) -> WeeklyRequirement:
+    transitions = list(enrollment.transitions.select_related("to_level").order_by("effective_date", "id"))
+    base = enrollment.program.level_of_care
+    end = enrollment.ended_on
+    total_min = Fraction(0)
+    total_max: Fraction | None = Fraction(0)
+    levels: list[str] = []
+    for day in week_days(year, week):
+        if day < enrollment.start_date or (end is not None and day > end):
+            levels.append("")
+            continue
+        level = base
+        for transition in transitions:
+            if transition.effective_date <= day:
+                level = transition.to_level
+        minimum, maximum = _daily_bounds(enrollment, level)
+        total_min += Fraction(minimum, 7)
+        total_max = None if total_max is None or maximum is None else total_max + Fraction(maximum, 7)
+        levels.append(level.code)
+    return WeeklyRequirement(
+        year=year,
+        week=week,
+        min_minutes=int(total_min + Fraction(1, 2)),
+        max_minutes=None if total_max is None else int(total_max + Fraction(1, 2)),
+        levels=levels,
+    )

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from programs import api
+
+router = SimpleRouter()
+router.register("levels-of-care", api.LevelOfCareViewSet, basename="level-of-care")
+router.register("programs", api.ProgramViewSet, basename="program")
+router.register("enrollments", api.EnrollmentViewSet, basename="enrollment")
+
+urlpatterns = router.urls

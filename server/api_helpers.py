@@ -1,0 +1,53 @@
+"""Small pieces the apps' DRF views share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import permissions, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from accounts.models import Role, User
+
+
+def request_user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class IsStaffRole(permissions.BasePermission):
+    """Clinicians and program admins (participants and guardians are refused)."""
+
+    message = "Only clinicians and program admins can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role in (Role.CLINICIAN, Role.ADMIN))
+
+
+class IsProgramAdmin(permissions.BasePermission):
+    message = "Only program admins can do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+
+
+def reject_unknown_fields(serializer_fields: Any, data: Any) -> dict[str, str]:
+    """Field errors for keys the serializer does not accept (PATCH must not ignore typos)."""
+    if not isinstance(data, dict):
+        return {}
+    return dict.fromkeys(sorted(set(data) - set(serializer_fields)), "This field cannot be changed.")
+
+
+def validated_body(serializer_class: type[serializers.Serializer], request: Request, partial: bool = False) -> Any:
+    """Parse and validate the request body; a partial update also refuses unknown keys."""
+    body = serializer_class(data=request.data, partial=partial)
+    body.is_valid(raise_exception=True)
+    if partial:
+        unknown = reject_unknown_fields(body.fields, request.data)
+        if unknown:
+            raise ValidationError(unknown)
+    return body.validated_data

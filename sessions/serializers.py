@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rest_framework import serializers
+
+from sessions.models import RecurringSchedule, Session, SessionKind
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with the offset of the caller's time zone (``context["time_zone"]``)."""
+
+    def to_representation(self, value: datetime) -> str:
+        zone = self.context.get("time_zone") or "UTC"
+        return value.astimezone(ZoneInfo(zone)).isoformat()
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    starts_at = LocalDateTimeField()
+    ends_at = LocalDateTimeField()
+    status = serializers.CharField()
+
+    class Meta:
+        model = Session
+        fields = ["id", "kind", "title", "starts_at", "ends_at", "status", "group"]
+        read_only_fields = fields
+
+
+class SessionWriteSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[SessionKind.GROUP, SessionKind.INDIVIDUAL])
+    title = serializers.CharField(max_length=200)
+    starts_at = serializers.DateTimeField(required=False)
+    local_date = serializers.DateField(required=False)
+    local_time = serializers.TimeField(required=False)
+    time_zone = serializers.CharField(required=False, max_length=64)
+    ends_at = serializers.DateTimeField(required=False)
+    duration_minutes = serializers.IntegerField(required=False, min_value=15, max_value=480)
+    group = serializers.IntegerField(required=False, min_value=1)
+    participant = serializers.IntegerField(required=False, min_value=1)
+    clinician = serializers.IntegerField(required=False, min_value=1)
+    admit_directly = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        local = [name for name in ("local_date", "local_time", "time_zone") if name in attrs]
+        if local and len(local) != 3:
+            raise serializers.ValidationError({"local_time": "Give local_date, local_time and time_zone together."})
+        return attrs
+
+
+class SessionMoveSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RecurringSchedule
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "group",
+            "participant",
+            "clinician",
+            "weekdays",
+            "start_time",
+            "duration_minutes",
+            "time_zone",
+            "starts_on",
+            "ends_on",
+            "cancelled_at",
+        ]
+        read_only_fields = fields
+
+
+class ScheduleWriteSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[SessionKind.GROUP, SessionKind.INDIVIDUAL])
+    title = serializers.CharField(max_length=200)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=7), min_length=1, max_length=7
+    )
+    start_time = serializers.TimeField()
+    duration_minutes = serializers.IntegerField(min_value=15, max_value=480)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField(required=False, allow_null=True, default=None)
+    group = serializers.IntegerField(required=False, min_value=1)
+    participant = serializers.IntegerField(required=False, min_value=1)
+    clinician = serializers.IntegerField(required=False, min_value=1)
+    time_zone = serializers.CharField(required=False, max_length=64)
+
+
+class CalendarFeedSerializer(serializers.Serializer):
+    url = serializers.CharField()
