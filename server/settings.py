@@ -201,6 +201,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SessionKindEnum": "sessions.models.SessionKind",
+        "SchedulableKindEnum": "sessions.models.SCHEDULABLE_KINDS",
+    },
 }
 
 # --- Security headers --------------------------------------------------------------------

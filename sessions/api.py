@@ -48,12 +48,14 @@ def _parse_bound(name: str, raw: str | None, zone: ZoneInfo) -> datetime | None:
     if raw is None or raw == "":
         return None
     try:
-        moment = parse_datetime(raw)
-        if moment is None:
+        if len(raw) == 10:  # a bare date; fromisoformat would read it as naive midnight
             day = parse_date(raw)
             if day is None:
                 raise ValueError
             return datetime.combine(day, time.min, tzinfo=zone)
+        moment = parse_datetime(raw)
+        if moment is None:
+            raise ValueError
     except ValueError as exc:
         raise ValidationError({name: ["Use an ISO 8601 date or date-time with offset."]}) from exc
     if timezone.is_naive(moment):

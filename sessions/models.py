@@ -17,6 +17,10 @@ class SessionKind(models.TextChoices):
     FAMILY = "family", "Family"
 
 
+# Kinds that can be scheduled directly; family sessions come from bookings.
+SCHEDULABLE_KINDS = [("group", "Group"), ("individual", "Individual")]
+
+
 class SessionStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     OPEN = "open", "Open"
@@ -29,7 +33,7 @@ class RecurringSchedule(models.Model):
     wall-clock time in an IANA zone. Expanded into Session rows per occurrence, so 17:00
     stays 17:00 local across DST changes."""
 
-    kind = models.CharField(max_length=16, choices=[("group", "Group"), ("individual", "Individual")])
+    kind = models.CharField(max_length=16, choices=SCHEDULABLE_KINDS)
     title = models.CharField(max_length=200)
     group = models.ForeignKey(
         "groups.TherapyGroup", null=True, blank=True, on_delete=models.PROTECT, related_name="schedules"

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from rest_framework import serializers
 
-from sessions.models import RecurringSchedule, Session, SessionKind
+from sessions.models import SCHEDULABLE_KINDS, RecurringSchedule, Session
 
 
 class LocalDateTimeField(serializers.DateTimeField):
@@ -29,7 +29,7 @@ class SessionSerializer(serializers.ModelSerializer):
 
 
 class SessionWriteSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[SessionKind.GROUP, SessionKind.INDIVIDUAL])
+    kind = serializers.ChoiceField(choices=SCHEDULABLE_KINDS)
     title = serializers.CharField(max_length=200)
     starts_at = serializers.DateTimeField(required=False)
     local_date = serializers.DateField(required=False)
@@ -76,7 +76,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
 
 class ScheduleWriteSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[SessionKind.GROUP, SessionKind.INDIVIDUAL])
+    kind = serializers.ChoiceField(choices=SCHEDULABLE_KINDS)
     title = serializers.CharField(max_length=200)
     weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=7), min_length=1, max_length=7

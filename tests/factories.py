@@ -64,3 +64,60 @@ class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
 
     link = factory.SubFactory(GuardianLinkFactory)
     scopes = factory.LazyFunction(lambda: [ConsentScope.SCHEDULE])
+
+
+def make_program(*, age_band: str = "adult", level: str = "IOP", time_zone: str = "America/Chicago", **extra: object):
+    from programs.models import LevelOfCare, Program
+
+    return Program.objects.create(
+        name=f"{age_band} {level} program",
+        level_of_care=LevelOfCare.objects.get(code=level),
+        age_band=age_band,
+        time_zone=time_zone,
+        **extra,
+    )
+
+
+def make_group(*, program, lead: User, co: list[User] | None = None, members: list[User] = (), capacity: int = 12):  # type: ignore[assignment]
+    from groups.models import GroupMembership, Modality, TherapyGroup
+
+    group = TherapyGroup.objects.create(
+        program=program,
+        title="Relapse prevention process group",
+        modality=Modality.GROUP_THERAPY,
+        age_band=program.age_band,
+        capacity=capacity,
+        lead_facilitator=lead,
+    )
+    group.co_facilitators.set(co or [])
+    for member in members:
+        GroupMembership.objects.create(group=group, participant=member)
+    return group
+
+
+def make_session(
+    *,
+    kind: str = "group",
+    group=None,
+    hosts: list[User] = (),  # type: ignore[assignment]
+    roster: list[User] = (),  # type: ignore[assignment]
+    guardians: list[User] = (),  # type: ignore[assignment]
+    starts_in: timedelta = timedelta(days=1),
+    minutes: int = 90,
+    title: str = "Relapse prevention process group",
+):
+    from sessions.models import FacilitatorRole, RosterEntry, Session, SessionFacilitator
+
+    starts_at = timezone.now() + starts_in
+    session = Session.objects.create(
+        kind=kind, title=title, group=group, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes)
+    )
+    for index, host in enumerate(hosts):
+        SessionFacilitator.objects.create(
+            session=session, clinician=host, role=FacilitatorRole.LEAD if index == 0 else FacilitatorRole.CO
+        )
+    for person in roster:
+        RosterEntry.objects.create(session=session, user=person)
+    for person in guardians:
+        RosterEntry.objects.create(session=session, user=person, role="guardian")
+    return session

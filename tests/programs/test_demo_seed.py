@@ -1,0 +1,48 @@
+"""seed_demo: the CONTRACT.md personas, programs and open sessions; a second run adds nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import User
+from programs.models import Enrollment
+from sessions.models import Session, SessionStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_open_sessions_and_is_idempotent(db_snapshot: Callable[[], dict[str, int]]) -> None:
+    call_command("seed_demo")
+    first = db_snapshot()
+    call_command("seed_demo")
+    assert db_snapshot() == first
+
+    people = {user.username: user for user in User.objects.all()}
+    assert {"dana", "theo", "ava", "sam", "pat", "ada"} <= set(people)
+    now = timezone.now()
+    open_sessions = [s for s in Session.objects.filter(starts_at__lte=now) if s.status_at(now) == SessionStatus.OPEN]
+    by_member = {entry.user.username: session for session in open_sessions for entry in session.roster.all()}
+    assert set(by_member) == {"ava", "sam"}
+    teen = by_member["ava"]
+    assert now - teen.starts_at <= timedelta(minutes=5)
+    assert teen.ends_at - teen.starts_at == timedelta(hours=3)
+    assert {f.clinician.username: f.role for f in teen.facilitators.all()} == {"dana": "lead", "theo": "co"}
+    assert by_member["sam"].facilitators.get().clinician.username == "dana"
+    ava_enrollment = Enrollment.objects.get(participant=people["ava"])
+    assert ava_enrollment.program.age_band == "adolescent" and ava_enrollment.program.level_of_care.code == "IOP"
+    assert (timezone.localdate() - ava_enrollment.start_date).days == 21
+    # Next weeks' schedule exists.
+    assert Session.objects.filter(starts_at__gt=now + timedelta(days=7)).exists()
+
+
+def test_each_start_reopens_a_session_when_the_last_one_ended() -> None:
+    call_command("seed_demo")
+    Session.objects.filter(schedule__isnull=True).update(ended_at=timezone.now())
+    call_command("seed_demo")
+    now = timezone.now()
+    assert sum(1 for s in Session.objects.filter(schedule__isnull=True) if s.status_at(now) == SessionStatus.OPEN) == 2
