@@ -1,1 +1,92 @@
-"""Tables for this app arrive with its issue."""
+"""Notifications, per-user preferences, and one delivery record per notification and
+outbound channel (the exactly-once guard for email)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from notifications.kinds import NotificationKind
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    title = models.CharField(max_length=200)
+    body = models.CharField(max_length=1000)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    # Makes "notify once" idempotent, e.g. session_opening:<session>:<user>.
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["recipient", "read_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"notification #{self.pk}"
+
+
+class NotificationSettings(models.Model):
+    """Quiet hours in the user's own time zone: non-urgent email waits until they end."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quiet_start__isnull=True, quiet_end__isnull=True)
+                | Q(quiet_start__isnull=False, quiet_end__isnull=False),
+                name="quiet_hours_both_or_neither",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notification settings of user #{self.user_id}"
+
+
+class KindPreference(models.Model):
+    """Email on or off for one kind (in-app is always on)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_kinds")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_preference_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} preference of user #{self.user_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    HELD = "held", "Held for quiet hours"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed after retries"
+
+
+class Delivery(models.Model):
+    notification = models.ForeignKey(Notification, on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=16, choices=[("email", "Email")])
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    not_before = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="one_delivery_per_channel"),
+        ]
+        indexes = [models.Index(fields=["status", "not_before"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} delivery #{self.pk}"

@@ -8,7 +8,9 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, re_path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from notifications.routing import websocket_urlpatterns as notification_routes
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [*notification_routes]
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):

@@ -274,6 +274,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 3600.0},
     "verify-audit-chain": {"task": "audit.tasks.verify_audit_chain", "schedule": 24 * 3600.0},
     "generate-upcoming-sessions": {"task": "sessions.tasks.generate_upcoming_sessions", "schedule": 3600.0},
+    "notify-session-openings": {"task": "notifications.tasks.notify_session_openings", "schedule": 60.0},
+    "release-held-emails": {"task": "notifications.tasks.release_held_emails", "schedule": 60.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("programs.urls")),
     path("", include("groups.urls")),
     path("", include("sessions.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [

@@ -94,13 +94,13 @@ def running(command: list[str], env: dict[str, str]) -> Iterator[ProcessLog]:
 
 
 @contextmanager
-def celery_worker(queue: str, concurrency: int = 1) -> Iterator[ProcessLog]:
+def celery_worker(queue: str, concurrency: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[ProcessLog]:
     command = [
         str(BIN_DIR / "celery"), "-A", "server", "worker", "-Q", queue, "--concurrency", str(concurrency),
         "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
         "--hostname", f"{queue}@%h",
     ]  # fmt: skip
-    with running(command, child_env(CELERY_QUEUE=queue)) as log:
+    with running(command, child_env(CELERY_QUEUE=queue, **(extra_env or {}))) as log:
         if not log.wait_for(lambda text: "ready." in text, timeout=30):
             raise RuntimeError(f"celery worker did not start:\n{log.text()}")
         yield log

@@ -1,0 +1,104 @@
+"""/ws/notifications/?ticket=...&last_id=N: the caller's own notification feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from notifications import selectors
+from server.realtime import user_group
+from server.ws import (
+    CLOSE_BAD_TICKET,
+    CLOSE_RATE_LIMITED,
+    FrameError,
+    FrameGate,
+    dumps,
+    error_frame,
+    query_params,
+    user_for_ticket,
+)
+
+# access.revoked reasons that end the session this socket belongs to.
+CLOSING_REASONS = {"logout", "deactivated", "password_changed"}
+
+
+def _last_id(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise FrameError("invalid", "last_id must be a whole number.")
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise FrameError("invalid", "last_id must be a whole number.") from exc
+    if value < 0 or value > 2**63 - 1:
+        raise FrameError("invalid", "last_id is out of range.")
+    return value
+
+
+class NotificationFeedConsumer(AsyncWebsocketConsumer):
+    user_id: int | None = None
+    last_sent_id = 0
+
+    async def connect(self) -> None:
+        params = query_params(self.scope)
+        user = await user_for_ticket(params.get("ticket", ""))
+        await self.accept()
+        if user is None:
+            await self.close(code=CLOSE_BAD_TICKET)
+            return
+        self.user_id = user.pk
+        self.gate = FrameGate()
+        # Join before reading the backlog so nothing created in between is missed;
+        # last_sent_id drops anything that arrives twice.
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        try:
+            since = _last_id(params.get("last_id", "0"))
+        except FrameError as error:
+            await self.send(dumps(error_frame(error.code, error.message)))
+            since = 0
+        await self.replay(since)
+
+    async def disconnect(self, code: int) -> None:
+        if self.user_id is not None:
+            await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+
+    async def replay(self, since: int) -> None:
+        assert self.user_id is not None
+        self.last_sent_id = max(self.last_sent_id, since)
+        for frame in await database_sync_to_async(selectors.unread_frames_since)(self.user_id, since):
+            await self.send_notification(frame)
+
+    async def send_notification(self, frame: dict[str, Any]) -> None:
+        if frame["id"] <= self.last_sent_id:
+            return
+        self.last_sent_id = frame["id"]
+        await self.send(dumps(frame))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user_id is None:
+            return
+        try:
+            frame = self.gate.parse(text_data, bytes_data)
+            if frame["type"] == "ping":
+                await self.send(dumps({"type": "pong"}))
+            elif frame["type"] == "resume":
+                if "last_id" not in frame:
+                    raise FrameError("invalid", "resume needs last_id.")
+                self.last_sent_id = 0
+                await self.replay(_last_id(frame["last_id"]))
+            else:
+                raise FrameError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+        except FrameError as error:
+            await self.send(dumps(error_frame(error.code, error.message)))
+            if self.gate.refused():
+                await self.close(code=CLOSE_RATE_LIMITED)
+
+    # Channel-layer events -----------------------------------------------------------------
+
+    async def notification_created(self, event: dict[str, Any]) -> None:
+        await self.send_notification(event["frame"])
+
+    async def access_revoked(self, event: dict[str, Any]) -> None:
+        if event.get("reason") in CLOSING_REASONS and "session_id" not in event:
+            await self.close(code=CLOSE_BAD_TICKET)

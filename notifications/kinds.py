@@ -1,0 +1,134 @@
+"""Notification kinds and their templates.
+
+PHI-free by construction: every template may use only the placeholders in
+``SAFE_PLACEHOLDERS`` (a local time, a local date, a deep-link path), and those values are
+checked against strict patterns before rendering. No template can name a diagnosis, a
+program type, a group's clinical title or anything about substance use, because no such
+value can reach a template. tests/notifications/test_phi_free.py renders every kind and
+scans the result for forbidden terms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from string import Formatter
+
+from django.db import models
+
+from accounts.models import ConsentScope
+
+
+class NotificationKind(models.TextChoices):
+    SESSION_OPENING = "session_opening", "A session is open to join"
+    SESSION_REMINDER = "session_reminder", "Session reminder"
+    SESSION_CANCELLED = "session_cancelled", "Session cancelled"
+    BOOKING_CONFIRMED = "booking_confirmed", "Booking confirmed"
+    HOURS_AT_RISK = "hours_at_risk", "Weekly hours at risk"
+    CLINICAL_ALERT = "clinical_alert", "Clinical alert (urgent, clinicians only)"
+
+
+SAFE_PLACEHOLDERS = {
+    "time": re.compile(r"^([01]\d|2[0-3]):[0-5]\d$"),
+    "date": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
+    "link": re.compile(r"^/[a-z0-9/_-]{1,120}$"),
+}
+
+
+@dataclass(frozen=True)
+class KindTemplate:
+    title: str
+    body: str
+    email_subject: str
+    email_body: str
+    urgent: bool = False
+    # For a guardian recipient, the adolescent's consent must include this scope.
+    guardian_scope: ConsentScope | None = ConsentScope.SCHEDULE
+
+    def placeholders(self) -> set[str]:
+        names = set()
+        for text in (self.title, self.body, self.email_subject, self.email_body):
+            names |= {field for _, field, _, _ in Formatter().parse(text) if field}
+        return names
+
+
+TEMPLATES: dict[str, KindTemplate] = {
+    NotificationKind.SESSION_OPENING: KindTemplate(
+        title="Your session at {time} is open",
+        body="You can join now: {link}",
+        email_subject="Your session at {time} is open",
+        email_body="You have a session at {time} today. You can join now: {link}",
+    ),
+    NotificationKind.SESSION_REMINDER: KindTemplate(
+        title="Session at {time} on {date}",
+        body="Reminder: you have a session at {time} on {date}.",
+        email_subject="Reminder: session at {time} on {date}",
+        email_body="You have a session at {time} on {date}. Details: {link}",
+    ),
+    NotificationKind.SESSION_CANCELLED: KindTemplate(
+        title="Session on {date} at {time} cancelled",
+        body="Your session on {date} at {time} has been cancelled.",
+        email_subject="A session has been cancelled",
+        email_body="Your session on {date} at {time} has been cancelled. Details: {link}",
+    ),
+    NotificationKind.BOOKING_CONFIRMED: KindTemplate(
+        title="Booked: {date} at {time}",
+        body="Your appointment on {date} at {time} is booked.",
+        email_subject="Appointment booked for {date}",
+        email_body="Your appointment on {date} at {time} is booked. Details: {link}",
+    ),
+    NotificationKind.HOURS_AT_RISK: KindTemplate(
+        title="Attendance this week",
+        body="Please check your schedule for the rest of this week: {link}",
+        email_subject="Please check your schedule",
+        email_body="Please sign in to check your schedule for the rest of this week: {link}",
+        guardian_scope=ConsentScope.HOURS,
+    ),
+    NotificationKind.CLINICAL_ALERT: KindTemplate(
+        title="Urgent: a patient needs attention",
+        body="Open the alert to review and acknowledge it: {link}",
+        email_subject="Urgent: please sign in",
+        email_body="An urgent item needs your attention. Please sign in: {link}",
+        urgent=True,
+        guardian_scope=None,  # never sent to guardians
+    ),
+}
+
+
+class UnsafeNotificationData(ValueError):
+    pass
+
+
+def safe_values(data: dict[str, str]) -> dict[str, str]:
+    """Only the safe placeholders, each matching its pattern; anything else is refused."""
+    values = {}
+    for name, value in data.items():
+        pattern = SAFE_PLACEHOLDERS.get(name)
+        if pattern is None:
+            raise UnsafeNotificationData(f"{name!r} is not a value notifications may carry")
+        if not isinstance(value, str) or not pattern.match(value):
+            raise UnsafeNotificationData(f"{name!r} does not look like a {name}")
+        values[name] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    email_subject: str
+    email_body: str
+
+
+def render(kind: str, data: dict[str, str]) -> Rendered:
+    template = TEMPLATES[kind]
+    values = safe_values(data)
+    missing = template.placeholders() - set(values)
+    if missing:
+        raise UnsafeNotificationData(f"missing values for {sorted(missing)}")
+    return Rendered(
+        title=template.title.format(**values),
+        body=template.body.format(**values),
+        email_subject=template.email_subject.format(**values),
+        email_body=template.email_body.format(**values),
+    )

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from notifications.kinds import NotificationKind
+from notifications.models import Delivery, Notification
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "created_at", "read_at", "read"]
+        read_only_fields = fields
+
+    def get_read(self, notification: Notification) -> bool:
+        return notification.read_at is not None
+
+
+class QuietHoursSerializer(serializers.Serializer):
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+
+
+class KindPreferenceSerializer(serializers.Serializer):
+    email = serializers.BooleanField()
+
+
+class PreferencesSerializer(serializers.Serializer):
+    quiet_hours = QuietHoursSerializer(allow_null=True, required=False)
+    kinds = serializers.DictField(child=KindPreferenceSerializer(), required=False)
+
+    def validate_quiet_hours(self, value: dict[str, object] | None) -> dict[str, object] | None:
+        if value is not None and set(value) != {"start", "end"}:
+            raise serializers.ValidationError("Give both start and end (HH:MM), or null to turn quiet hours off.")
+        return value
+
+    def validate_kinds(self, value: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
+        unknown = sorted(set(value) - set(NotificationKind.values))
+        if unknown:
+            raise serializers.ValidationError([f"Unknown kind {kind!r}." for kind in unknown])
+        return value
+
+
+class FailedDeliverySerializer(serializers.ModelSerializer):
+    recipient = serializers.IntegerField(source="notification.recipient_id")
+    kind = serializers.CharField(source="notification.kind")
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "notification", "recipient", "kind", "channel", "attempts", "last_error", "created_at"]
+        read_only_fields = fields

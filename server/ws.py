@@ -1,0 +1,94 @@
+"""Shared websocket plumbing: ticket auth, frame limits and parsing, error frames."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from channels.db import database_sync_to_async
+
+from accounts.models import User
+from accounts.services import consume_realtime_ticket
+
+MAX_FRAME_BYTES = 64 * 1024
+FRAMES_PER_MINUTE = 100
+# Past this many refused frames (too large, too fast, malformed) in a minute, close 4429.
+ABUSE_LIMIT = 20
+
+CLOSE_BAD_TICKET = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_NOT_OPEN = 4409
+CLOSE_RATE_LIMITED = 4429
+
+
+def query_params(scope: dict[str, Any]) -> dict[str, str]:
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {key: values[0] for key, values in parse_qs(raw).items() if values}
+
+
+@database_sync_to_async
+def user_for_ticket(ticket: str) -> User | None:
+    user_id = consume_realtime_ticket(ticket=ticket)
+    if user_id is None:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class FrameGate:
+    """Per-socket limits: frame size, frames per minute, and repeated abuse."""
+
+    max_bytes: int = MAX_FRAME_BYTES
+    per_minute: int = FRAMES_PER_MINUTE
+    abuse_limit: int = ABUSE_LIMIT
+    _recent: deque[float] = field(default_factory=deque)
+    _refused: deque[float] = field(default_factory=deque)
+
+    def _window(self, stamps: deque[float], now: float) -> int:
+        while stamps and now - stamps[0] > 60:
+            stamps.popleft()
+        return len(stamps)
+
+    def refused(self) -> bool:
+        """Record a refused frame; True when the socket should be closed for abuse."""
+        now = time.monotonic()
+        self._refused.append(now)
+        return self._window(self._refused, now) > self.abuse_limit
+
+    def parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        """One inbound frame as a dict with a string ``type``, or FrameError."""
+        now = time.monotonic()
+        self._recent.append(now)
+        if self._window(self._recent, now) > self.per_minute:
+            raise FrameError("rate_limited", f"At most {self.per_minute} frames a minute.")
+        if text_data is None:
+            raise FrameError("binary_not_supported", "Frames are JSON text.")
+        if len(text_data.encode()) > self.max_bytes:
+            raise FrameError("too_large", f"Frames are at most {self.max_bytes // 1024} KiB.")
+        try:
+            frame = orjson.loads(text_data)
+        except orjson.JSONDecodeError as exc:
+            raise FrameError("malformed", "The frame is not valid JSON.") from exc
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise FrameError("malformed", 'A frame is a JSON object with a string "type".')
+        return frame
+
+
+def error_frame(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return orjson.dumps(frame).decode()

@@ -1,0 +1,150 @@
+"""/ws/notifications/: ticket auth, replay since last_id, live frames, isolation, bad frames."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from accounts import services as account_services
+from accounts.models import User
+from notifications import services
+from notifications.models import Notification
+from server.asgi import application
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
+
+
+@sync_to_async
+def _user(**traits: object) -> User:
+    return UserFactory.create(**traits)
+
+
+@sync_to_async
+def _ticket(user: User) -> str:
+    return account_services.issue_realtime_ticket(user=user).ticket
+
+
+@sync_to_async
+def _notify(user: User, hour: str = "17") -> Notification:
+    notification = services.notify(recipient=user, kind="session_opening", data={"time": f"{hour}:00", "link": "/s/1"})
+    assert notification is not None
+    return notification
+
+
+async def _connect(user: User, extra: str = "") -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, f"/ws/notifications/?ticket={await _ticket(user)}{extra}", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_bad_or_reused_ticket_closes_4401() -> None:
+    user = await _user(adult=True)
+    ticket = await _ticket(user)
+    for attempt in range(2):
+        communicator = WebsocketCommunicator(application, f"/ws/notifications/?ticket={ticket}", headers=ORIGIN)
+        await communicator.connect()
+        if attempt == 0:
+            await communicator.send_json_to({"type": "ping"})
+            assert await communicator.receive_json_from() == {"type": "pong"}
+            await communicator.disconnect()
+        else:
+            assert await communicator.receive_output() == {"type": "websocket.close", "code": 4401}
+    garbage = WebsocketCommunicator(application, "/ws/notifications/?ticket=nope", headers=ORIGIN)
+    await garbage.connect()
+    assert await garbage.receive_output() == {"type": "websocket.close", "code": 4401}
+
+
+async def test_replays_unread_since_last_id_then_streams_live() -> None:
+    user = await _user(adult=True)
+    first = await _notify(user, "10")
+    second = await _notify(user, "11")
+    communicator = await _connect(user, f"&last_id={first.pk}")
+    frame = await communicator.receive_json_from()
+    assert frame == {
+        "type": "notification",
+        "id": second.pk,
+        "kind": "session_opening",
+        "title": "Your session at 11:00 is open",
+        "body": "You can join now: /s/1",
+        "created_at": second.created_at.isoformat(),
+    }
+    assert await communicator.receive_nothing(timeout=0.2)
+    third = await _notify(user, "12")
+    assert (await communicator.receive_json_from(timeout=2))["id"] == third.pk
+    await communicator.disconnect()
+
+
+async def test_feeds_are_isolated_between_users() -> None:
+    sam = await _user(adult=True)
+    ava = await _user(adolescent=True)
+    sams_feed = await _connect(sam)
+    await _notify(ava)
+    assert await sams_feed.receive_nothing(timeout=0.5)
+    await sams_feed.disconnect()
+
+
+async def test_resume_frame_replays() -> None:
+    user = await _user(adult=True)
+    first = await _notify(user)
+    communicator = await _connect(user, f"&last_id={first.pk}")
+    await communicator.send_json_to({"type": "resume", "last_id": 0})
+    assert (await communicator.receive_json_from())["id"] == first.pk
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "malformed"),
+        ("[1, 2]", "malformed"),
+        ('{"type": 5}', "malformed"),
+        ('{"type": "shout"}', "unknown_type"),
+        ('{"type": "resume"}', "invalid"),
+        ('{"type": "resume", "last_id": "x"}', "invalid"),
+        ('{"type": "resume", "last_id": -1}', "invalid"),
+        ('{"type": "ping", "pad": "' + "x" * 70_000 + '"}', "too_large"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_socket_stays_open(frame: str, code: str) -> None:
+    user = await _user(adult=True)
+    communicator = await _connect(user)
+    await communicator.send_to(text_data=frame)
+    reply = await communicator.receive_json_from()
+    assert reply["type"] == "error" and reply["code"] == code
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_binary_frames_are_refused() -> None:
+    user = await _user(adult=True)
+    communicator = await _connect(user)
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await communicator.receive_json_from())["code"] == "binary_not_supported"
+    await communicator.disconnect()
+
+
+async def test_repeated_abuse_closes_4429() -> None:
+    user = await _user(adult=True)
+    communicator = await _connect(user)
+    for _ in range(21):
+        await communicator.send_to(text_data="nope")
+    outputs = [await communicator.receive_output() for _ in range(22)]
+    assert [o["type"] for o in outputs[:21]] == ["websocket.send"] * 21
+    assert outputs[21] == {"type": "websocket.close", "code": 4429}
+
+
+async def test_logout_closes_the_feed() -> None:
+    from knox.models import AuthToken
+
+    user = await _user(adult=True)
+    communicator = await _connect(user)
+    instance, _ = await sync_to_async(AuthToken.objects.create)(user=user)
+    await sync_to_async(account_services.revoke_token)(user=user, token=instance)
+    assert await communicator.receive_output(timeout=1) == {"type": "websocket.close", "code": 4401}
