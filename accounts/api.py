@@ -59,6 +59,10 @@ class TokenView(APIView):
     authentication_classes: list[Any] = []
     throttle_classes = [LoginThrottle]
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # Wrong credentials are a 401 (DRF would say 403 for a view without authenticators).
+        return 'Bearer realm="api"'
+
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer}, auth=[])
     def post(self, request: Request) -> Response:
         body = TokenRequestSerializer(data=request.data)

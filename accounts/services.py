@@ -97,6 +97,8 @@ def create_user(
         birth_date=birth_date,
         time_zone=tz,
         is_staff=role == Role.ADMIN,
+        # Program admins manage accounts in the Django admin too (read-only where the rules say so).
+        is_superuser=role == Role.ADMIN,
     )
     try:
         validate_password(password, user)

@@ -51,3 +51,12 @@ def validated_body(serializer_class: type[serializers.Serializer], request: Requ
         if unknown:
             raise ValidationError(unknown)
     return body.validated_data
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of coercing them."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
