@@ -9,8 +9,9 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, re_path
 
 from notifications.routing import websocket_urlpatterns as notification_routes
+from sessions.routing import websocket_urlpatterns as room_routes
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = [*notification_routes]
+websocket_urlpatterns: list[URLPattern | URLResolver] = [*notification_routes, *room_routes]
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from server.envtools import env_bool, env_int, env_list, env_str, load_or_create_secret_key
+from server.envtools import env_bool, env_float, env_int, env_list, env_str, load_or_create_secret_key
 from server.redis_urls import celery_broker_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -169,6 +169,22 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 # Single-use websocket tickets, kept in Redis.
 REALTIME_TICKET_TTL_SECONDS = env_int("REALTIME_TICKET_TTL_SECONDS", 60)
 
+# --- Live rooms --------------------------------------------------------------------------
+# Inbound frames per socket per minute (benchmarks raise it; production keeps 100).
+WS_FRAMES_PER_MINUTE = env_int("WS_FRAMES_PER_MINUTE", 100)
+# Each process refreshes its sockets' presence this often; a socket whose client sent
+# nothing (not even a ping) for ROOM_IDLE_SECONDS is closed as dropped.
+ROOM_HEARTBEAT_SECONDS = env_float("ROOM_HEARTBEAT_SECONDS", 10.0)
+ROOM_IDLE_SECONDS = env_float("ROOM_IDLE_SECONDS", 60.0)
+# A presence entry not refreshed for this long belongs to a dead process: it is swept.
+ROOM_PRESENCE_TIMEOUT_SECONDS = env_float("ROOM_PRESENCE_TIMEOUT_SECONDS", 30.0)
+ROOM_SWEEP_SECONDS = env_float("ROOM_SWEEP_SECONDS", 5.0)
+# A participant back within this many seconds keeps their waiting place / admission.
+ROOM_GRACE_SECONDS = env_float("ROOM_GRACE_SECONDS", 120.0)
+# Frames kept per room in Redis for `resume`; older gaps are served from PostgreSQL.
+ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
+CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 4000)
+
 # A session is `open` from this many minutes before it starts until it ends.
 SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)
 # Domain part of iCal event UIDs (an identifier, not a URL).
@@ -276,6 +292,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "generate-upcoming-sessions": {"task": "sessions.tasks.generate_upcoming_sessions", "schedule": 3600.0},
     "notify-session-openings": {"task": "notifications.tasks.notify_session_openings", "schedule": 60.0},
     "release-held-emails": {"task": "notifications.tasks.release_held_emails", "schedule": 60.0},
+    # Web processes sweep too; this covers a deployment whose web processes all died.
+    "sweep-room-presence": {"task": "sessions.tasks.sweep_room_presence", "schedule": 15.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -10,12 +10,12 @@ from urllib.parse import parse_qs
 
 import orjson
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from accounts.models import User
 from accounts.services import consume_realtime_ticket
 
 MAX_FRAME_BYTES = 64 * 1024
-FRAMES_PER_MINUTE = 100
 # Past this many refused frames (too large, too fast, malformed) in a minute, close 4429.
 ABUSE_LIMIT = 20
 
@@ -24,6 +24,9 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_NOT_OPEN = 4409
 CLOSE_RATE_LIMITED = 4429
+CLOSE_REMOVED = 4000
+# The server lost its message bus (Redis restart): reconnect and resume.
+CLOSE_SERVICE_RESTART = 1012
 
 
 def query_params(scope: dict[str, Any]) -> dict[str, str]:
@@ -51,7 +54,7 @@ class FrameGate:
     """Per-socket limits: frame size, frames per minute, and repeated abuse."""
 
     max_bytes: int = MAX_FRAME_BYTES
-    per_minute: int = FRAMES_PER_MINUTE
+    per_minute: int = field(default_factory=lambda: settings.WS_FRAMES_PER_MINUTE)
     abuse_limit: int = ABUSE_LIMIT
     _recent: deque[float] = field(default_factory=deque)
     _refused: deque[float] = field(default_factory=deque)

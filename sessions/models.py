@@ -183,3 +183,64 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"calendar feed #{self.pk}"
+
+
+class ChatMessage(models.Model):
+    """A chat line in a live room. (session, user, client_id) is unique, so a client that
+    re-sends after a reconnect does not post twice."""
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="chat_messages")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    client_id = models.CharField(max_length=64)
+    text = models.TextField(max_length=4000)
+    # Set right after the broadcast; null only if the process died in between (the
+    # client's re-send with the same client_id broadcasts it then).
+    seq = models.BigIntegerField(null=True, blank=True)
+    breakout = models.PositiveSmallIntegerField(null=True, blank=True)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "user", "client_id"], name="one_message_per_client_id"),
+        ]
+        indexes = [models.Index(fields=["session", "seq"])]
+
+    def __str__(self) -> str:
+        return f"chat message #{self.pk}"
+
+
+class AttendanceSegment(models.Model):
+    """One connected interval of a person in a session's room (main room or a breakout).
+    Several tabs share one segment; attendance is the union of segments (CLINICAL.md)."""
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="attendance_segments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attendance_segments")
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+    left_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "user"], condition=Q(left_at__isnull=True), name="one_open_segment_per_person"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attendance segment #{self.pk}"
+
+
+class RoomRemoval(models.Model):
+    """A host removed this person from this session: they cannot rejoin it."""
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="removals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "user"], name="one_removal_per_person")]
+
+    def __str__(self) -> str:
+        return f"removal #{self.pk}"

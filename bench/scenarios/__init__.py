@@ -1,17 +1,10 @@
-"""Registered benchmark scenarios. Each module defines a Scenario and appends it here."""
+"""Registered benchmark scenarios. Each module defines a Scenario and registers it in
+SCENARIOS (bench/scenarios/base.py); importing this package imports them in run order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+# Imported for their side effect: each registers its scenario, in this order.
+from bench.scenarios import s1_echo, s2_rooms, s3_fanout  # noqa: F401
+from bench.scenarios.base import SCENARIOS, Scenario, register
 
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    run: Callable[..., dict[str, Any]]
-
-
-SCENARIOS: list[Scenario] = []
+__all__ = ["SCENARIOS", "Scenario", "register"]

@@ -1,0 +1,59 @@
+"""Helpers the scenarios share: socket specs for rooms, server CPU sampling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.fixtures import Room
+from bench.load import SocketSpec
+from bench.servers import ServerProcess
+
+
+def room_specs(rooms: Sequence[Room], servers: Sequence[ServerProcess], *, project: bool) -> list[SocketSpec]:
+    """One socket per roster member, at ``/ws/sessions/<id>/``; the members of each room
+    alternate over ``servers``. Rooms are interleaved (member 0 of every room, then member
+    1, ...) so that round-robin senders and round-robin worker shares cover every room."""
+    specs: list[SocketSpec] = []
+    size = max((len(room.user_ids) for room in rooms), default=0)
+    for member in range(size):
+        for room in rooms:
+            if member >= len(room.user_ids):
+                continue
+            server = servers[member % len(servers)]
+            specs.append(
+                SocketSpec(
+                    url=server.ws_url(f"/ws/sessions/{room.session_id}/"),
+                    origin=server.origin,
+                    room=str(room.session_id),
+                    user_id=room.user_ids[member],
+                    ticket=project,
+                )
+            )
+    return specs
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds the given server processes used over a stretch of wall time."""
+
+    servers: Sequence[ServerProcess]
+    cpu0: float = 0.0
+    wall0: float = 0.0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self.cpu0 = sum(server.cpu_seconds() for server in self.servers)
+        self.wall0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu_s = sum(server.cpu_seconds() for server in self.servers) - self.cpu0
+        self.wall_s = time.perf_counter() - self.wall0
+
+    @property
+    def percent(self) -> float:
+        """Utilisation in percent of one core (200 = two cores busy)."""
+        return round(100 * self.cpu_s / self.wall_s, 1) if self.wall_s else 0.0

@@ -1,0 +1,254 @@
+"""S2: chat in 200 rooms x 10 participants, open loop.
+
+Project: two Daphne processes sharing Redis; each room's members alternate between them,
+so every broadcast crosses processes. Baseline: the bare websockets fan-out server
+(bench/bare.py, one process, in-memory rooms).
+
+1. Peak: a short step search (doubling, then bisecting) for the highest total chat.send
+   rate a server sustains: zero loss, zero duplicates, no socket closed, p99 <= 1 s.
+   Done for the project and, the same way, for the baseline.
+2. At half the project's peak, the same offered load against both: deliveries/s, p50/p99,
+   loss, duplicates.
+Targets: peak deliveries/s ratio >= 0.30; p99 ratio <= 2.0 at half the project's peak; zero
+loss and zero duplicates for the project there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench import fixtures, servers
+from bench.load import ChatResult, ConnectResult, LoadPool, default_workers
+from bench.report import Figures, compare, short_error, target
+from bench.scenarios.base import Scenario, register
+from bench.scenarios.common import CpuMeter, room_specs
+
+P99_LIMIT_MS = 1000.0
+DELIVERIES_AT_LEAST = 0.30
+P99_AT_MOST = 2.0
+MAX_RATE = 6400.0  # chat.send per second in total; past this the generator is the limit
+PROJECT_PROCESSES = 2
+BARE_PROCESSES = 1
+
+
+@dataclass
+class Sizing:
+    rooms: int
+    members: int
+    step_seconds: float
+    final_seconds: float
+    start_rate: float
+    bisections: int
+
+
+FULL = Sizing(rooms=200, members=10, step_seconds=5.0, final_seconds=8.0, start_rate=25.0, bisections=2)
+QUICK = Sizing(rooms=20, members=10, step_seconds=2.0, final_seconds=3.0, start_rate=25.0, bisections=0)
+
+
+@dataclass
+class Search:
+    peak_rate: float | None = None
+    peak: ChatResult | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+def _step(pool: LoadPool, rate: float, seconds: float, search: Search) -> bool:
+    result = pool.chat(rate, seconds, max_drain=P99_LIMIT_MS / 1000 + 2)
+    ok = result.sustained(P99_LIMIT_MS)
+    search.steps.append(
+        f"{rate:g}/s:{'ok' if ok else 'fail'}(p99={result.latency.ms(99)}ms,lost={result.lost},dup={result.duplicates})"
+    )
+    if ok and (search.peak_rate is None or rate > search.peak_rate):
+        search.peak_rate, search.peak = rate, result
+    if not ok:
+        pool.settle(1.0, 15)  # let a backlog drain before the next step
+    return ok
+
+
+def find_peak(pool: LoadPool, start: float, sizing: Sizing) -> Search:
+    """Double from ``start`` until a step fails, then bisect ``sizing.bisections`` times;
+    if ``start`` already fails, halve (at most 4 times)."""
+    search = Search()
+    rate = start
+    failed: float | None = None
+    if _step(pool, rate, sizing.step_seconds, search):
+        while rate * 2 <= MAX_RATE:
+            rate *= 2
+            if not _step(pool, rate, sizing.step_seconds, search):
+                failed = rate
+                break
+    else:
+        failed = rate
+        for _ in range(4):
+            rate /= 2
+            if _step(pool, rate, sizing.step_seconds, search):
+                break
+            failed = rate
+    if search.peak_rate is None or failed is None:
+        return search
+    low, high = search.peak_rate, failed
+    for _ in range(sizing.bisections):
+        mid = round((low + high) / 2, 1)
+        if _step(pool, mid, sizing.step_seconds, search):
+            low = mid
+        else:
+            high = mid
+    return search
+
+
+@dataclass
+class RoomsRun:
+    connect: ConnectResult
+    search: Search
+    half: ChatResult | None = None
+    half_cpu_pct: float = 0.0
+
+
+def _measure(
+    group: Sequence[servers.ServerProcess],
+    rooms: list[fixtures.Room],
+    project: bool,
+    sizing: Sizing,
+    start_rate: float,
+    half_rate: float | None,
+) -> RoomsRun:
+    with LoadPool() as pool:
+        connected = pool.connect(room_specs(rooms, group, project=project), concurrency=16 if project else 64)
+        if connected.connected == 0:
+            raise RuntimeError(f"no socket connected: {connected.failures}")
+        pool.settle(0.5, 10)  # presence frames of the joins
+        pool.chat(start_rate / 2, 1.0)  # warm-up: connections, caches, query plans
+        search = find_peak(pool, start_rate, sizing)
+        run = RoomsRun(connected, search)
+        rate = half_rate if half_rate is not None else (search.peak_rate or 0) / 2
+        if rate > 0:
+            pool.settle(0.5, 10)
+            with CpuMeter(group) as cpu:
+                run.half = pool.chat(rate, sizing.final_seconds, max_drain=10)
+            run.half_cpu_pct = cpu.percent
+        return run
+
+
+def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
+    if run is None:
+        return
+    figures[f"s2_{side}_connected"] = f"{run.connect.connected}/{run.connect.requested} in {run.connect.seconds} s"
+    if run.connect.failures:
+        figures[f"s2_{side}_connect_failures"] = str(run.connect.failures)
+    figures[f"s2_{side}_peak_rate_per_s"] = run.search.peak_rate
+    figures[f"s2_{side}_peak_p99_ms"] = run.search.peak.latency.ms(99) if run.search.peak else None
+    figures[f"s2_{side}_search_steps"] = " ".join(run.search.steps)
+    half = run.half
+    if half is not None:
+        figures[f"s2_{side}_half_sent"] = half.sent
+        figures[f"s2_{side}_half_expected"] = half.expected
+        figures[f"s2_{side}_half_seq_duplicates"] = half.seq_duplicates
+        figures[f"s2_{side}_half_out_of_order"] = half.out_of_order
+        figures[f"s2_{side}_half_late_from_earlier_steps"] = half.stale
+        figures[f"s2_{side}_half_send_lag_p99_ms"] = half.send_lag.ms(99)
+        figures[f"s2_{side}_half_server_cpu_pct"] = run.half_cpu_pct
+        figures[f"s2_{side}_half_generator_cpu_s"] = half.generator_cpu_s
+        if half.errors:
+            figures[f"s2_{side}_half_errors"] = str(half.errors)
+
+
+def run(quick: bool = False) -> Figures:
+    env = fixtures.prepare()
+    sizing = QUICK if quick else FULL
+    rooms = fixtures.create_rooms("s2", sizing.rooms, sizing.members)
+    figures: Figures = {
+        "s2_rooms": sizing.rooms,
+        "s2_members_per_room": sizing.members,
+        "s2_project_processes": PROJECT_PROCESSES,
+        "s2_baseline": f"bare websockets fan-out server (bench/bare.py), {BARE_PROCESSES} process, in-memory rooms",
+        "s2_baseline_processes": BARE_PROCESSES,
+        "s2_load_workers": default_workers(),
+        "s2_step_seconds": sizing.step_seconds,
+        "s2_final_seconds": sizing.final_seconds,
+        "s2_peak_rule": f"zero loss, zero duplicates, no socket closed, p99 <= {P99_LIMIT_MS:g} ms",
+    }
+    project: RoomsRun | None = None
+    try:
+        daphnes = [servers.start_daphne(env, name=f"daphne{index}") for index in range(PROJECT_PROCESSES)]
+        with servers.running(*daphnes, http_path=servers.HEALTH_PATH) as group:
+            project = _measure(group, rooms, True, sizing, sizing.start_rate, None)
+    except Exception as exc:
+        figures["s2_project_error"] = short_error(exc)
+    project_peak = project.search.peak_rate if project else None
+    half_rate = project_peak / 2 if project_peak else None
+    bare: RoomsRun | None = None
+    try:
+        with servers.running(servers.start_bare()) as group:
+            # The baseline is expected to go further: its search starts at the project's peak.
+            bare = _measure(group, rooms, False, sizing, project_peak or sizing.start_rate, half_rate)
+    except Exception as exc:
+        figures["s2_baseline_error"] = short_error(exc)
+    if half_rate is None and bare is not None and bare.search.peak_rate:
+        figures["s2_half_rate_basis"] = "half the bare peak (the project has no peak)"
+        half_rate = bare.search.peak_rate / 2
+    else:
+        figures["s2_half_rate_basis"] = "half the project's peak"
+    figures["s2_half_rate_per_s"] = half_rate
+
+    def peak_deliveries(run: RoomsRun | None) -> float | None:
+        return run.search.peak.deliveries_per_s if run and run.search.peak else None
+
+    def half(run: RoomsRun | None) -> ChatResult | None:
+        return run.half if run else None
+
+    p_half, b_half = half(project), half(bare)
+    compare(
+        figures,
+        "s2_peak_deliveries_per_s",
+        peak_deliveries(project),
+        peak_deliveries(bare),
+        at_least=DELIVERIES_AT_LEAST,
+        digits=1,
+    )
+    compare(
+        figures,
+        "s2_half_deliveries_per_s",
+        p_half.deliveries_per_s if p_half else None,
+        b_half.deliveries_per_s if b_half else None,
+        digits=1,
+    )
+    compare(
+        figures,
+        "s2_half_p50_ms",
+        p_half.latency.ms(50) if p_half else None,
+        b_half.latency.ms(50) if b_half else None,
+    )
+    compare(
+        figures,
+        "s2_half_p99_ms",
+        p_half.latency.ms(99) if p_half else None,
+        b_half.latency.ms(99) if b_half else None,
+        at_most=P99_AT_MOST,
+    )
+    compare(figures, "s2_half_lost", p_half.lost if p_half else None, b_half.lost if b_half else None)
+    target(figures, "s2_half_lost", p_half.lost == 0 if p_half else None, "project loses nothing")
+    compare(
+        figures,
+        "s2_half_duplicates",
+        p_half.duplicates if p_half else None,
+        b_half.duplicates if b_half else None,
+    )
+    target(
+        figures,
+        "s2_half_duplicates",
+        p_half.duplicates == 0 if p_half else None,
+        "project delivers nothing twice",
+    )
+    _describe(figures, "project", project)
+    _describe(figures, "baseline", bare)
+    return figures
+
+
+SCENARIO = register(
+    Scenario(
+        name="s2",
+        description="chat in 200 rooms x 10 over 2 Daphnes: peak rate, then latency/loss at half the project's peak",
+        run=run,
+    )
+)

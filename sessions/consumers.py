@@ -1,0 +1,302 @@
+"""/ws/sessions/<id>/?ticket=...: a live therapy room (CONTRACT.md, Websockets).
+
+Thin: authenticate, validate each frame against its schema, call one room service, send
+the result or an error frame. Room frames arrive through the process's RoomHub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from server.realtime import user_group
+from server.ws import (
+    CLOSE_BAD_TICKET,
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_OPEN,
+    CLOSE_RATE_LIMITED,
+    CLOSE_REMOVED,
+    CLOSE_SERVICE_RESTART,
+    FrameError,
+    FrameGate,
+    dumps,
+    error_frame,
+    query_params,
+    user_for_ticket,
+)
+from sessions import frames, room_hub, room_services, room_store
+from sessions.room_services import RoomActionError, RoomMember, RoomRefused
+from sessions.room_store import LogEntry
+
+logger = logging.getLogger("iop.rooms")
+
+# Access revocations (server/realtime.py) and the close code each one gets here.
+REVOCATION_CLOSE_CODES = {
+    "logout": CLOSE_BAD_TICKET,
+    "deactivated": CLOSE_BAD_TICKET,
+    "password_changed": CLOSE_BAD_TICKET,
+    "removed_from_roster": CLOSE_FORBIDDEN,
+    "session_cancelled": CLOSE_NOT_OPEN,
+}
+# These concern a guardian's link or consent: they close a guardian's sockets only.
+GUARDIAN_REVOCATIONS = {"guardian_link_revoked", "consent_revoked", "consent_changed"}
+# Without a log this long, a resume from the database returns at most this many messages.
+RESUME_FROM_DATABASE_LIMIT = 500
+
+Handler = Callable[["SessionRoomConsumer", Any], Awaitable[None]]
+
+
+class SessionRoomConsumer(AsyncWebsocketConsumer):
+    member: RoomMember | None = None
+    session_id = 0
+    member_name = ""
+
+    # Handshake and teardown ---------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        self.last_heard = time.time()
+        # Contract: refusals are close codes, which a client only sees after an accept.
+        await self.accept()
+        user = await user_for_ticket(query_params(self.scope).get("ticket", ""))
+        if user is None:
+            await self.close(code=CLOSE_BAD_TICKET)
+            return
+        try:
+            member = await database_sync_to_async(room_services.authorize_entry)(session_id=self.session_id, user=user)
+        except RoomRefused as refusal:
+            await self.close(code=refusal.code)
+            return
+        self.gate = FrameGate()
+        self.conn_id = uuid.uuid4().hex
+        self.member_name = room_store.member(member.user_id, self.conn_id)
+        self.admitted = member.is_host
+        self.breakout: int | None = None
+        self.closing = False
+        # Frames that arrive before room.state is sent wait here, then those not newer
+        # than the state's seq are dropped (the state already reflects them).
+        self.pending: list[LogEntry] | None = []
+        self.state_seq = 0
+        self.member = member
+        try:
+            await self.channel_layer.group_add(user_group(member.user_id), self.channel_name)
+            await room_hub.hub().join(self)
+            entry = await database_sync_to_async(room_services.enter_room)(member=member, conn_id=self.conn_id)
+        except Exception:
+            logger.warning("joining a room failed; the client should retry", exc_info=True)
+            self.member = None
+            await room_hub.hub().leave(self)
+            await self.close(code=CLOSE_SERVICE_RESTART)
+            return
+        self.admitted = entry.admitted
+        await self.send_state(entry.state)
+        if not entry.admitted:
+            await self.send_frame({"type": "waiting", "host_present": entry.state["host"] is not None})
+
+    async def disconnect(self, code: int) -> None:
+        member = self.member
+        if member is None:
+            return
+        self.member = None
+        await room_hub.hub().leave(self)
+        with contextlib.suppress(Exception):
+            await self.channel_layer.group_discard(user_group(member.user_id), self.channel_name)
+        reason = "closed" if code in (1000, 1001, None) else f"closed_{code}"
+        await asyncio.shield(
+            database_sync_to_async(room_services.leave_room)(member=member, conn_id=self.conn_id, reason=reason)
+        )
+
+    # Inbound frames -----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.member is None:
+            return
+        self.last_heard = time.time()
+        try:
+            frame = frames.parse_inbound(self.gate.parse(text_data, bytes_data))
+            await HANDLERS[frame.type](self, frame)
+        except (FrameError, RoomActionError) as error:
+            await self.send_frame(error_frame(error.code, error.message))
+            if self.gate.refused():
+                await self.close(code=CLOSE_RATE_LIMITED)
+
+    async def on_ping(self, frame: frames.Ping) -> None:
+        await self.send_frame({"type": "pong"})
+
+    async def on_chat_send(self, frame: frames.ChatSend) -> None:
+        outcome = await self.call(
+            room_services.post_chat_message, text=frame.text, client_id=frame.client_id, breakout=frame.breakout
+        )
+        if outcome.repeat is not None:
+            await self.send_frame(outcome.repeat)
+
+    async def on_hand_raise(self, frame: frames.HandRaise) -> None:
+        await self.call(room_services.set_hand, raised=True)
+
+    async def on_hand_lower(self, frame: frames.HandLower) -> None:
+        await self.call(room_services.set_hand, raised=False)
+
+    async def on_resume(self, frame: frames.Resume) -> None:
+        await self.replay(frame.last_seq)
+
+    async def on_admit(self, frame: frames.HostAdmit) -> None:
+        await self.call(room_services.admit, user_id=frame.user, everyone=frame.all)
+
+    async def on_remove(self, frame: frames.HostRemove) -> None:
+        await self.call(room_services.remove, user_id=frame.user)
+
+    async def on_mute(self, frame: frames.HostMute) -> None:
+        await self.call(room_services.mute, user_id=frame.user)
+
+    async def on_end(self, frame: frames.HostEnd) -> None:
+        await self.call(room_services.end_session)
+
+    async def on_breakout_open(self, frame: frames.BreakoutOpen) -> None:
+        await self.call(room_services.open_breakouts, rooms=frame.assignments())
+
+    async def on_breakout_close(self, frame: frames.BreakoutClose) -> None:
+        await self.call(room_services.close_breakouts)
+
+    async def call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
+        return await database_sync_to_async(service)(member=self.member, **kwargs)
+
+    # Outbound -----------------------------------------------------------------------------
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send(dumps(frame))
+
+    async def send_state(self, state: dict[str, Any]) -> None:
+        self.state_seq = state["seq"]
+        await self.send_frame(state)
+        pending, self.pending = self.pending or [], None
+        for entry in pending:
+            if self.wants(entry.audience):
+                await self.deliver(entry)
+
+    async def replay(self, last_seq: int) -> None:
+        """Frames after ``last_seq`` up to the state this socket started from; newer ones
+        arrive live. A gap the Redis log no longer covers is a ``resync``: a fresh
+        room.state plus the chat the database still has."""
+        assert self.member is not None
+        if last_seq >= self.state_seq:
+            if last_seq > self.state_seq:  # the room's counter restarted (Redis lost its data)
+                await self.resync("counter_reset")
+            return
+        log = await database_sync_to_async(room_store.log_entries)(self.session_id)
+        if log and log[0].seq <= last_seq + 1:
+            for entry in log:
+                if last_seq < entry.seq <= self.state_seq and self.wants(entry.audience):
+                    await self.send(entry.frame_text)
+            return
+        await self.resync("too_far_behind", since=last_seq)
+
+    async def resync(self, reason: str, since: int | None = None) -> None:
+        assert self.member is not None
+        await self.send_frame({"type": "resync", "reason": reason})
+        state = await database_sync_to_async(room_services.room_state)(member=self.member)
+        self.state_seq = state["seq"]
+        await self.send_frame(state)
+        if since is not None and self.admitted:
+            history = await database_sync_to_async(room_services.chat_history)(
+                member=self.member, after_seq=since, up_to_seq=self.state_seq, limit=RESUME_FROM_DATABASE_LIMIT
+            )
+            for frame in history:
+                await self.send_frame(frame)
+
+    # Called by the RoomHub ------------------------------------------------------------------
+
+    def wants(self, audience: str) -> bool:
+        """Which published frames this socket gets: see room_store's module docstring."""
+        if self.member is None or self.closing:
+            return False
+        if self.pending is not None:  # before room.state: keep everything, filter later
+            return True
+        if audience == "all":
+            return True
+        if audience.startswith("user."):
+            return audience == f"user.{self.member.user_id}"
+        if audience == "waiting":
+            return not self.admitted
+        if not self.admitted:
+            return False
+        if audience == "room":
+            return True
+        if audience == "staff":
+            return self.member.is_host
+        if audience == "main":
+            return self.member.is_host or self.breakout is None
+        return self.member.is_host or audience == f"breakout.{self.breakout}"
+
+    async def deliver(self, entry: LogEntry) -> None:
+        if self.pending is not None:
+            self.pending.append(entry)
+            return
+        if entry.seq <= self.state_seq:
+            return
+        await self.send(entry.frame_text)
+        if entry.control:
+            await self.apply_control(entry.control)
+
+    async def apply_control(self, control: dict[str, Any]) -> None:
+        assert self.member is not None
+        user_id = self.member.user_id
+        if control.get("end"):
+            self.closing = True
+            await self.close(code=1000)
+        elif control.get("remove") == user_id:
+            self.closing = True
+            await self.close(code=CLOSE_REMOVED)
+        elif control.get("admit") == user_id and not self.admitted:
+            self.admitted = True
+            await self.send_state(await database_sync_to_async(room_services.room_state)(member=self.member))
+        elif "breakouts" in control:
+            number = control["breakouts"].get(str(user_id))
+            self.breakout = int(number) if number is not None else None
+
+    async def bus_lost(self) -> None:
+        self.closing = True
+        with contextlib.suppress(Exception):
+            await self.send_frame({"type": "resync", "reason": "server_reconnecting"})
+        await self.close(code=CLOSE_SERVICE_RESTART)
+
+    async def went_silent(self) -> None:
+        """No frame from the client for ROOM_IDLE_SECONDS: the connection is gone."""
+        self.closing = True
+        await self.close(code=1001)
+
+    # Channel-layer events -----------------------------------------------------------------
+
+    async def access_revoked(self, event: dict[str, Any]) -> None:
+        member = self.member
+        if member is None or event.get("session_id") not in (None, self.session_id):
+            return
+        reason = event.get("reason", "")
+        code = REVOCATION_CLOSE_CODES.get(reason)
+        if reason in GUARDIAN_REVOCATIONS and member.role == "guardian":
+            code = CLOSE_FORBIDDEN
+        if code is not None:
+            self.closing = True
+            await self.close(code=code)
+
+
+HANDLERS: dict[str, Handler] = {
+    "ping": SessionRoomConsumer.on_ping,
+    "chat.send": SessionRoomConsumer.on_chat_send,
+    "hand.raise": SessionRoomConsumer.on_hand_raise,
+    "hand.lower": SessionRoomConsumer.on_hand_lower,
+    "resume": SessionRoomConsumer.on_resume,
+    "host.admit": SessionRoomConsumer.on_admit,
+    "host.remove": SessionRoomConsumer.on_remove,
+    "host.mute": SessionRoomConsumer.on_mute,
+    "host.end": SessionRoomConsumer.on_end,
+    "breakout.open": SessionRoomConsumer.on_breakout_open,
+    "breakout.close": SessionRoomConsumer.on_breakout_close,
+}

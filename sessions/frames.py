@@ -1,0 +1,154 @@
+"""Schemas of the frames a client may send to a live room (CONTRACT.md, Websockets).
+
+Strict: no type coercion ("5" is not a user id, true is not a number), no unknown fields.
+A frame that fails gets an ``error`` frame naming the field, never echoing its value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, model_validator
+
+from server.ws import FrameError
+
+MAX_BREAKOUT_ROOMS = 50
+MAX_ROOM_SIZE = 200
+
+UserId = Annotated[int, Field(ge=1, le=2**53)]
+BreakoutNumber = Annotated[int, Field(ge=1, le=MAX_BREAKOUT_ROOMS)]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Ping(_Frame):
+    type: Literal["ping"]
+
+
+class ChatSend(_Frame):
+    type: Literal["chat.send"]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=settings.CHAT_MAX_CHARS)]
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+    # Hosts may post into a breakout they visit; participants post where they are.
+    breakout: BreakoutNumber | None = None
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> ChatSend:
+        if not self.text.strip():
+            raise ValueError("text must not be blank")
+        return self
+
+
+class HandRaise(_Frame):
+    type: Literal["hand.raise"]
+
+
+class HandLower(_Frame):
+    type: Literal["hand.lower"]
+
+
+class Resume(_Frame):
+    type: Literal["resume"]
+    last_seq: Annotated[int, Field(ge=0, le=2**53)]
+
+
+class HostAdmit(_Frame):
+    """Admit one waiting participant (``user``) or everyone waiting (``all: true``)."""
+
+    type: Literal["host.admit"]
+    user: UserId | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HostAdmit:
+        if (self.user is None) == (not self.all):
+            raise ValueError('give either "user" or "all": true')
+        return self
+
+
+class HostRemove(_Frame):
+    type: Literal["host.remove"]
+    user: UserId
+
+
+class HostMute(_Frame):
+    type: Literal["host.mute"]
+    user: UserId
+
+
+class HostEnd(_Frame):
+    type: Literal["host.end"]
+
+
+class BreakoutOpen(_Frame):
+    """``rooms`` maps a breakout number ("1".."50") to the participants assigned to it."""
+
+    type: Literal["breakout.open"]
+    rooms: Annotated[
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]?$")],
+            Annotated[list[UserId], Field(min_length=1, max_length=MAX_ROOM_SIZE)],
+        ],
+        Field(min_length=1, max_length=MAX_BREAKOUT_ROOMS),
+    ]
+
+    @model_validator(mode="after")
+    def _numbers_in_range(self) -> BreakoutOpen:
+        if any(int(number) > MAX_BREAKOUT_ROOMS for number in self.rooms):
+            raise ValueError(f"breakout numbers run from 1 to {MAX_BREAKOUT_ROOMS}")
+        return self
+
+    def assignments(self) -> dict[int, list[int]]:
+        return {int(number): list(users) for number, users in self.rooms.items()}
+
+
+class BreakoutClose(_Frame):
+    type: Literal["breakout.close"]
+
+
+InboundFrame = Annotated[
+    Ping
+    | ChatSend
+    | HandRaise
+    | HandLower
+    | Resume
+    | HostAdmit
+    | HostRemove
+    | HostMute
+    | HostEnd
+    | BreakoutOpen
+    | BreakoutClose,
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[InboundFrame] = TypeAdapter(InboundFrame)
+FRAME_TYPES = frozenset(
+    model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for model in (
+        Ping,
+        ChatSend,
+        HandRaise,
+        HandLower,
+        Resume,
+        HostAdmit,
+        HostRemove,
+        HostMute,
+        HostEnd,
+        BreakoutOpen,
+        BreakoutClose,
+    )
+)
+
+
+def parse_inbound(frame: dict[str, object]) -> InboundFrame:
+    """The validated frame, or FrameError with a message that names the field."""
+    if frame.get("type") not in FRAME_TYPES:
+        raise FrameError("unknown_type", f"Unknown frame type {str(frame.get('type'))[:40]!r}.")
+    try:
+        return _ADAPTER.validate_python(frame)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+        raise FrameError("invalid", f"{where}: {first['msg']}") from None

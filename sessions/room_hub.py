@@ -1,0 +1,196 @@
+"""Per-process fan-out for live rooms.
+
+Each server process keeps one Redis pub/sub connection and subscribes to the channel of
+every room it has sockets in. A broadcast arrives once per process, already encoded, and
+is handed to each local socket that should see it: one encode and one PUBLISH per
+broadcast however large the room (the stock channel-layer group_send costs one Redis
+operation per member; see bench S3).
+
+The hub also heartbeats its sockets' presence (one pipeline per tick), closes sockets
+whose client went silent, and sweeps presence left behind by dead processes.
+
+If the pub/sub connection breaks (Redis restarted), frames may have been missed: every
+local socket gets a ``resync`` frame and is closed with 1012 so its client reconnects
+and resumes; nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
+from django.conf import settings
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from sessions import room_services, room_store
+from sessions.room_store import LogEntry, parse_entry
+
+log = logging.getLogger("iop.rooms")
+
+
+class RoomSocket(Protocol):
+    session_id: int
+    member_name: str
+    last_heard: float
+
+    def wants(self, audience: str) -> bool: ...
+
+    async def deliver(self, entry: LogEntry) -> None: ...
+
+    async def bus_lost(self) -> None: ...
+
+    async def went_silent(self) -> None: ...
+
+
+class RoomHub:
+    def __init__(self) -> None:
+        self.rooms: dict[int, set[RoomSocket]] = {}
+        # No retries on the pub/sub connection: a silent reconnect would hide lost frames.
+        self._redis = aioredis.Redis.from_url(settings.REDIS_URL, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5)
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._confirmed: dict[bytes, asyncio.Future[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+
+    # Joining and leaving ------------------------------------------------------------------
+
+    async def join(self, socket: RoomSocket) -> None:
+        """Returns once this process is subscribed to the room, so nothing published after
+        the caller reads the room's state can be missed."""
+        async with self._lock:
+            sockets = self.rooms.setdefault(socket.session_id, set())
+            sockets.add(socket)
+            channel = room_store.channel_name(socket.session_id).encode()
+            confirmed = self._confirmed.get(channel)
+            if confirmed is None:
+                confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
+                if self._pubsub is None:
+                    self._pubsub = self._redis.pubsub()
+                await self._pubsub.subscribe(channel)
+                self._start()
+        await asyncio.wait_for(asyncio.shield(confirmed), timeout=5)
+
+    async def leave(self, socket: RoomSocket) -> None:
+        async with self._lock:
+            sockets = self.rooms.get(socket.session_id)
+            if sockets is None:
+                return
+            sockets.discard(socket)
+            if sockets:
+                return
+            del self.rooms[socket.session_id]
+            channel = room_store.channel_name(socket.session_id).encode()
+            self._confirmed.pop(channel, None)
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.unsubscribe(channel)
+
+    # Background work ----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._tick())]
+
+    async def _listen(self) -> None:
+        while True:
+            async with self._lock:
+                pubsub = self._pubsub
+                if pubsub is None or not (self.rooms or self._confirmed):
+                    await self._stop()
+                    return
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("room bus lost; closing local room sockets so clients resume", exc_info=True)
+                async with self._lock:
+                    orphans = self._forget_all()
+                    await self._stop()
+                for socket in orphans:
+                    with contextlib.suppress(Exception):
+                        await socket.bus_lost()
+                return
+            if message is None:
+                continue
+            if message["type"] == "subscribe":
+                future = self._confirmed.get(message["channel"])
+                if future is not None and not future.done():
+                    future.set_result(None)
+            elif message["type"] == "message":
+                await self._route(message["channel"], message["data"])
+
+    async def _route(self, channel: bytes, data: bytes) -> None:
+        session_id = int(channel.rsplit(b":", 1)[1])
+        entry = parse_entry(data)
+        for socket in list(self.rooms.get(session_id, ())):
+            if socket.wants(entry.audience):
+                try:
+                    await socket.deliver(entry)
+                except Exception:  # one broken socket must not stop the room
+                    log.exception("delivering a room frame failed")
+
+    def _forget_all(self) -> list[RoomSocket]:
+        sockets = [socket for members in self.rooms.values() for socket in members]
+        self.rooms.clear()
+        for future in self._confirmed.values():
+            if not future.done():
+                future.set_exception(ConnectionError("room bus lost"))
+        self._confirmed.clear()
+        return sockets
+
+    async def _stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current:
+                task.cancel()
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _tick(self) -> None:
+        """Heartbeat local sockets, close silent ones, sweep dead processes' presence."""
+        heartbeat = settings.ROOM_HEARTBEAT_SECONDS
+        next_sweep = 0.0
+        while True:
+            await asyncio.sleep(heartbeat)
+            now = time.time()
+            alive: dict[int, list[str]] = {}
+            for session_id, sockets in list(self.rooms.items()):
+                for socket in list(sockets):
+                    if now - socket.last_heard > settings.ROOM_IDLE_SECONDS:
+                        await socket.went_silent()
+                    else:
+                        alive.setdefault(session_id, []).append(socket.member_name)
+            try:
+                if alive:
+                    pipe = self._redis.pipeline(transaction=False)
+                    room_store.refresh_pipeline(pipe, alive, now)
+                    await pipe.execute()
+                if now >= next_sweep:
+                    next_sweep = now + settings.ROOM_SWEEP_SECONDS
+                    await database_sync_to_async(room_services.sweep_stale_presence)()
+            except Exception:
+                log.warning("room heartbeat failed", exc_info=True)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomHub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> RoomHub:
+    """The hub of this process's event loop (tests run one loop per test)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = RoomHub()
+    return found

@@ -1,0 +1,295 @@
+"""Live-room state in Redis: sequence numbers, the replay log, presence, waiting room,
+admissions, hands and breakouts. Keys only; the rules live in room_services.py.
+
+A broadcast is one Lua call: INCR the room's seq, append the frame to the bounded log and
+PUBLISH it once on the room's channel. Every process with sockets in the room receives
+it once and hands the same text to each local socket that should see it (room_hub.py),
+so the cost per broadcast does not grow with the room.
+
+Log and channel entries look like ``<seq>\\t<audience>\\t<control>\\n<frame json>``;
+audience says who sees the frame (see ``RoomConsumer.wants``), control is an optional
+small JSON object that changes socket state (admit, remove, end, breakouts).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, cast
+
+import orjson
+from django.conf import settings
+from redis.commands.core import Script
+
+from server.redis_client import get_redis
+
+# Keys expire a day after their last write, so a room forgotten by a crash cleans itself.
+KEY_TTL_SECONDS = 24 * 3600
+LIVE_ROOMS_KEY = "iop:rooms:live"
+
+
+def channel_name(session_id: int) -> str:
+    return f"iop:room:{session_id}"
+
+
+@dataclass(frozen=True)
+class RoomKeys:
+    session_id: int
+
+    def _key(self, part: str) -> str:
+        return f"iop:room:{self.session_id}:{part}"
+
+    @property
+    def seq(self) -> str:
+        return self._key("seq")
+
+    @property
+    def log(self) -> str:
+        return self._key("log")
+
+    @property
+    def presence(self) -> str:
+        """ZSET of ``<user>:<conn>`` scored by last heartbeat (epoch seconds)."""
+        return self._key("presence")
+
+    @property
+    def waiting(self) -> str:
+        """ZSET of user ids scored by first arrival: the waiting-room queue order."""
+        return self._key("waiting")
+
+    @property
+    def admitted(self) -> str:
+        return self._key("admitted")
+
+    @property
+    def gone(self) -> str:
+        """ZSET of user ids scored by when their last socket left (grace period)."""
+        return self._key("gone")
+
+    @property
+    def hands(self) -> str:
+        return self._key("hands")
+
+    @property
+    def breakouts(self) -> str:
+        """HASH user id -> breakout number."""
+        return self._key("breakouts")
+
+    @property
+    def host(self) -> str:
+        """The user id holding host controls now (empty when no host is present)."""
+        return self._key("host")
+
+    def all(self) -> list[str]:
+        return [
+            self.seq,
+            self.log,
+            self.presence,
+            self.waiting,
+            self.admitted,
+            self.gone,
+            self.hands,
+            self.breakouts,
+            self.host,
+        ]
+
+
+# KEYS: seq, log. ARGV: frame json without its closing brace, audience, control, channel,
+# log length, key ttl, seq floor ("" = unknown). Returns the seq, or nil when the counter
+# is missing and no floor was given (Redis lost its data): the caller supplies one.
+_PUBLISH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[7] == '' then return nil end
+  redis.call('SET', KEYS[1], ARGV[7])
+end
+local seq = redis.call('INCR', KEYS[1])
+local entry = seq .. '\\t' .. ARGV[2] .. '\\t' .. ARGV[3] .. '\\n' .. ARGV[1] .. ',"seq":' .. seq .. '}'
+redis.call('RPUSH', KEYS[2], entry)
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('PUBLISH', ARGV[4], entry)
+return seq
+"""
+
+# KEYS: presence, live rooms. ARGV: member, now, user prefix, ttl, session id.
+# Adds one socket; returns 1 when it is the user's first socket in the room.
+_ADD_CONNECTION = """
+local others = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(member, 1, string.len(ARGV[3])) == ARGV[3] and member ~= ARGV[1] then others = others + 1 end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+if others == 0 then return 1 end
+return 0
+"""
+
+# KEYS: presence. ARGV: member, user prefix. Removes one socket; returns 1 when it was
+# the user's last socket in the room, 0 when others remain, -1 when it was not there
+# (already swept), so each departure is announced exactly once.
+_REMOVE_CONNECTION = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return -1 end
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(member, 1, string.len(ARGV[2])) == ARGV[2] then return 0 end
+end
+return 1
+"""
+
+
+@cache
+def _script(source: str) -> Script:
+    """Registered once per process; redis-py reloads it if Redis restarted (NOSCRIPT)."""
+    return get_redis().register_script(source)
+
+
+def _prefix(user_id: int) -> str:
+    return f"{user_id}:"
+
+
+def member(user_id: int, conn_id: str) -> str:
+    return f"{user_id}:{conn_id}"
+
+
+def user_of(member_name: bytes | str) -> int:
+    text = member_name.decode() if isinstance(member_name, bytes) else member_name
+    return int(text.split(":", 1)[0])
+
+
+def publish(
+    session_id: int,
+    audience: str,
+    frame: dict[str, Any],
+    *,
+    control: dict[str, Any] | None = None,
+    seq_floor: int | None = None,
+) -> int | None:
+    """Broadcast one frame to a room; its seq, or None if the counter must be re-seeded."""
+    keys = RoomKeys(session_id)
+    head = orjson.dumps(frame)[:-1]
+    control_text = orjson.dumps(control).decode() if control else ""
+    seq = _script(_PUBLISH)(
+        keys=[keys.seq, keys.log],
+        args=[
+            head,
+            audience,
+            control_text,
+            channel_name(session_id),
+            settings.ROOM_LOG_LENGTH,
+            KEY_TTL_SECONDS,
+            "" if seq_floor is None else str(seq_floor),
+        ],
+    )
+    return None if seq is None else int(seq)
+
+
+def current_seq(session_id: int) -> int:
+    raw = get_redis().get(RoomKeys(session_id).seq)
+    return int(raw) if raw is not None else 0
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    seq: int
+    audience: str
+    control: dict[str, Any] | None
+    frame_text: str
+
+
+def parse_entry(raw: bytes | str) -> LogEntry:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    header, frame_text = text.split("\n", 1)
+    seq, audience, control = header.split("\t", 2)
+    return LogEntry(int(seq), audience, orjson.loads(control) if control else None, frame_text)
+
+
+def log_entries(session_id: int) -> list[LogEntry]:
+    return [parse_entry(raw) for raw in get_redis().lrange(RoomKeys(session_id).log, 0, -1)]
+
+
+def add_connection(session_id: int, user_id: int, conn_id: str) -> bool:
+    keys = RoomKeys(session_id)
+    first = _script(_ADD_CONNECTION)(
+        keys=[keys.presence, LIVE_ROOMS_KEY],
+        args=[member(user_id, conn_id), time.time(), _prefix(user_id), KEY_TTL_SECONDS, session_id],
+    )
+    return bool(first)
+
+
+def remove_connection(session_id: int, user_id: int, conn_id: str) -> int:
+    return int(
+        _script(_REMOVE_CONNECTION)(
+            keys=[RoomKeys(session_id).presence], args=[member(user_id, conn_id), _prefix(user_id)]
+        )
+    )
+
+
+def refresh_pipeline(pipe: Any, members_by_room: dict[int, list[str]], now: float) -> None:
+    """Queue the heartbeat of a process's sockets on a (sync or async) pipeline. XX: a
+    socket that was swept or removed meanwhile is not brought back."""
+    for session_id, members in members_by_room.items():
+        pipe.zadd(RoomKeys(session_id).presence, dict.fromkeys(members, now), xx=True)
+        pipe.zadd(LIVE_ROOMS_KEY, {str(session_id): now})
+
+
+def zset_members(key: str) -> list[bytes]:
+    """Members of a sorted set, lowest score first."""
+    return cast(list[bytes], get_redis().zrange(key, 0, -1))
+
+
+def present_user_ids(session_id: int) -> set[int]:
+    return {user_of(m) for m in zset_members(RoomKeys(session_id).presence)}
+
+
+def stale_connections_by_room(older_than: float) -> dict[int, list[str]]:
+    """Sockets not refreshed since ``older_than``, per live room (one pipeline). Rooms
+    with nobody left are dropped from the live set."""
+    redis = get_redis()
+    room_ids = live_room_ids()
+    pipe = redis.pipeline(transaction=False)
+    for session_id in room_ids:
+        pipe.zrangebyscore(RoomKeys(session_id).presence, "-inf", older_than)
+        pipe.zcard(RoomKeys(session_id).presence)
+    replies = pipe.execute()
+    stale: dict[int, list[str]] = {}
+    for index, session_id in enumerate(room_ids):
+        members, count = replies[2 * index], replies[2 * index + 1]
+        if members:
+            stale[session_id] = [m.decode() for m in members]
+        elif count == 0:
+            forget_live_room(session_id)
+    return stale
+
+
+def forget_user(session_id: int, user_id: int) -> None:
+    """A removed person leaves every part of the room's live state at once."""
+    keys = RoomKeys(session_id)
+    redis = get_redis()
+    sockets = [m for m in zset_members(keys.presence) if user_of(m) == user_id]
+    pipe = redis.pipeline()
+    if sockets:
+        pipe.zrem(keys.presence, *sockets)
+    pipe.srem(keys.admitted, user_id)
+    pipe.zrem(keys.waiting, user_id)
+    pipe.srem(keys.hands, user_id)
+    pipe.hdel(keys.breakouts, str(user_id))
+    pipe.execute()
+
+
+def live_room_ids() -> list[int]:
+    return [int(raw) for raw in zset_members(LIVE_ROOMS_KEY)]
+
+
+def forget_live_room(session_id: int) -> None:
+    get_redis().zrem(LIVE_ROOMS_KEY, str(session_id))
+
+
+def delete_room(session_id: int) -> None:
+    """Drop presence and room state; the seq counter and log stay (until they expire) so
+    late resumes still get `session.ended`."""
+    keys = RoomKeys(session_id)
+    redis = get_redis()
+    redis.delete(keys.presence, keys.waiting, keys.admitted, keys.gone, keys.hands, keys.breakouts, keys.host)
+    redis.zrem(LIVE_ROOMS_KEY, str(session_id))
