@@ -63,7 +63,16 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_POOL_SIZE}],
+            # channels_redis blocks up to 5 s in BZPOPMIN; redis-py's default 5 s read
+            # timeout would fire first and crash every idle consumer.
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "max_connections": REDIS_POOL_SIZE,
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 5,
+                }
+            ],
             "capacity": env_int("CHANNEL_CAPACITY", 1000),
             "expiry": env_int("CHANNEL_EXPIRY", 60),
             "prefix": "iop-asgi",

@@ -25,8 +25,12 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_NOT_OPEN = 4409
 CLOSE_RATE_LIMITED = 4429
 CLOSE_REMOVED = 4000
-# The server lost its message bus (Redis restart): reconnect and resume.
-CLOSE_SERVICE_RESTART = 1012
+# Beyond CONTRACT.md's codes. Daphne (autobahn) sends only 1000 or 3000-4999, so the
+# standard 1001/1012 are not available to a server close.
+# No frame (not even a ping) from the client for too long: the connection is presumed dead.
+CLOSE_IDLE = 4408
+# The server lost its message bus (Redis restart): reconnect with a new ticket and resume.
+CLOSE_SERVICE_RESTART = 4503
 
 
 def query_params(scope: dict[str, Any]) -> dict[str, str]:

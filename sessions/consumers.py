@@ -21,6 +21,7 @@ from server.realtime import user_group
 from server.ws import (
     CLOSE_BAD_TICKET,
     CLOSE_FORBIDDEN,
+    CLOSE_IDLE,
     CLOSE_NOT_OPEN,
     CLOSE_RATE_LIMITED,
     CLOSE_REMOVED,
@@ -270,7 +271,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
     async def went_silent(self) -> None:
         """No frame from the client for ROOM_IDLE_SECONDS: the connection is gone."""
         self.closing = True
-        await self.close(code=1001)
+        await self.close(code=CLOSE_IDLE)
 
     # Channel-layer events -----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ The hub also heartbeats its sockets' presence (one pipeline per tick), closes so
 whose client went silent, and sweeps presence left behind by dead processes.
 
 If the pub/sub connection breaks (Redis restarted), frames may have been missed: every
-local socket gets a ``resync`` frame and is closed with 1012 so its client reconnects
+local socket gets a ``resync`` frame and is closed with 4503 so its client reconnects
 and resumes; nothing is lost silently.
 """
 
@@ -115,6 +115,9 @@ class RoomHub:
                 async with self._lock:
                     orphans = self._forget_all()
                     await self._stop()
+                    # Pooled connections to the old server are dead: start afresh.
+                    with contextlib.suppress(Exception):
+                        await self._redis.connection_pool.disconnect()
                 for socket in orphans:
                     with contextlib.suppress(Exception):
                         await socket.bus_lost()
@@ -169,6 +172,7 @@ class RoomHub:
             for session_id, sockets in list(self.rooms.items()):
                 for socket in list(sockets):
                     if now - socket.last_heard > settings.ROOM_IDLE_SECONDS:
+                        log.info("closing a room socket whose client went silent")
                         await socket.went_silent()
                     else:
                         alive.setdefault(session_id, []).append(socket.member_name)

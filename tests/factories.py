@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import lru_cache
+from importlib import import_module
 
 import factory
 from django.contrib.auth.hashers import make_password
@@ -67,8 +68,13 @@ class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
 
 
 def make_program(*, age_band: str = "adult", level: str = "IOP", time_zone: str = "America/Chicago", **extra: object):
+    from django.apps import apps
+
     from programs.models import LevelOfCare, Program
 
+    if not LevelOfCare.objects.filter(code=level).exists():
+        # Transactional tests flush the rows the data migration seeded; seed them again.
+        import_module("programs.migrations.0002_seed_levels_of_care").seed(apps, None)
     return Program.objects.create(
         name=f"{age_band} {level} program",
         level_of_care=LevelOfCare.objects.get(code=level),

@@ -104,3 +104,24 @@ def celery_worker(queue: str, concurrency: int = 1, extra_env: dict[str, str] | 
         if not log.wait_for(lambda text: "ready." in text, timeout=30):
             raise RuntimeError(f"celery worker did not start:\n{log.text()}")
         yield log
+
+
+def wait_for_port(port: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@contextmanager
+def daphne(port: int, extra_env: dict[str, str] | None = None) -> Iterator[ProcessLog]:
+    """A real Daphne process serving the project on 127.0.0.1:port."""
+    command = [str(BIN_DIR / "daphne"), "-b", "127.0.0.1", "-p", str(port), "server.asgi:application"]
+    env = child_env(ALLOWED_ORIGINS=f"http://127.0.0.1:{port}", **(extra_env or {}))
+    with running(command, env) as log:
+        if not wait_for_port(port):
+            raise RuntimeError(f"daphne did not start:\n{log.text()}")
+        yield log

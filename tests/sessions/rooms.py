@@ -30,7 +30,11 @@ class OpenRoom:
 
 @database_sync_to_async
 def open_room(
-    *, size: int = 3, admit_directly: bool = False, age_band: str = "adult", starts_in: timedelta = timedelta(minutes=-5)
+    *,
+    size: int = 3,
+    admit_directly: bool = False,
+    age_band: str = "adult",
+    starts_in: timedelta = timedelta(minutes=-5),
 ) -> OpenRoom:
     """A group session open now with a lead, a co-facilitator and ``size`` participants."""
     adolescent = age_band == "adolescent"
