@@ -90,6 +90,11 @@ class RoomClient:
 
                 self.seen.append(orjson.loads(output["text"]))
 
+    async def drain(self, quiet: float = 0.2) -> None:
+        """Read and keep frames until none arrives for ``quiet`` seconds."""
+        while not await self.ws.receive_nothing(timeout=quiet):
+            await self.next()
+
     async def silent(self, timeout: float = 0.3) -> bool:
         return await self.ws.receive_nothing(timeout=timeout)
 
