@@ -85,7 +85,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         # Frames that arrive before room.state is sent wait here, then those not newer
         # than the state's seq are dropped (the state already reflects them).
         self.pending: list[LogEntry] | None = []
-        self.state_seq = 0
+        self.state_seq = self.last_sent_seq = 0
         self.member = member
         try:
             await self.channel_layer.group_add(user_group(member.user_id), self.channel_name)
@@ -128,6 +128,10 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
             await self.send_frame(error_frame(error.code, error.message))
             if self.gate.refused():
                 await self.close(code=CLOSE_RATE_LIMITED)
+        except Exception:
+            # A fault of ours must not kill the socket: say so and keep the room open.
+            logger.exception("room frame handler failed")
+            await self.send_frame(error_frame("server_error", "The server could not handle that frame."))
 
     async def on_ping(self, frame: frames.Ping) -> None:
         await self.send_frame({"type": "pong"})
@@ -176,6 +180,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
 
     async def send_state(self, state: dict[str, Any]) -> None:
         self.state_seq = state["seq"]
+        self.breakout = state["you"]["breakout"]
         await self.send_frame(state)
         pending, self.pending = self.pending or [], None
         for entry in pending:
@@ -188,7 +193,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         room.state plus the chat the database still has."""
         assert self.member is not None
         if last_seq >= self.state_seq:
-            if last_seq > self.state_seq:  # the room's counter restarted (Redis lost its data)
+            if last_seq > max(self.state_seq, self.last_sent_seq):  # the counter restarted
                 await self.resync("counter_reset")
             return
         log = await database_sync_to_async(room_store.log_entries)(self.session_id)
@@ -204,6 +209,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "resync", "reason": reason})
         state = await database_sync_to_async(room_services.room_state)(member=self.member)
         self.state_seq = state["seq"]
+        self.breakout = state["you"]["breakout"]
         await self.send_frame(state)
         if since is not None and self.admitted:
             history = await database_sync_to_async(room_services.chat_history)(
@@ -243,6 +249,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         if entry.seq <= self.state_seq:
             return
         await self.send(entry.frame_text)
+        self.last_sent_seq = entry.seq
         if entry.control:
             await self.apply_control(entry.control)
 

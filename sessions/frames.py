@@ -36,9 +36,11 @@ class ChatSend(_Frame):
     breakout: BreakoutNumber | None = None
 
     @model_validator(mode="after")
-    def _not_blank(self) -> ChatSend:
+    def _printable(self) -> ChatSend:
         if not self.text.strip():
             raise ValueError("text must not be blank")
+        if "\x00" in self.text:  # PostgreSQL text cannot hold NUL
+            raise ValueError("text must not contain NUL characters")
         return self
 
 

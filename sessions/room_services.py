@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import AgeBand, GuardianLink, Role, User
+from accounts.models import AgeBand, Consent, Role, User
 from audit.services import record
 from server.redis_client import get_redis
 from server.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN
@@ -98,11 +98,12 @@ def _guardian_may_join(session: Session, guardian: User) -> bool:
     participants = RosterEntry.objects.filter(
         session=session, role=RosterRole.PARTICIPANT, removed_at__isnull=True
     ).values("user_id")
-    return GuardianLink.objects.filter(
-        guardian=guardian,
-        adolescent_id__in=participants,
+    # Asked of Consent, not of GuardianLink: a link with no consent row must not pass.
+    return Consent.objects.filter(
+        link__guardian=guardian,
+        link__adolescent_id__in=participants,
+        link__revoked_at__isnull=True,
         revoked_at__isnull=True,
-        consents__revoked_at__isnull=True,
     ).exists()
 
 
@@ -529,39 +530,51 @@ class ChatOutcome:
 
 
 def post_chat_message(*, member: RoomMember, text: str, client_id: str, breakout: int | None = None) -> ChatOutcome:
+    """Store and broadcast one chat line. The hot path is one Redis round trip (may this
+    person post, and where), one INSERT that also settles a repeated client_id, the
+    publish, and one UPDATE recording the seq."""
     keys = RoomKeys(member.session_id)
-    redis = get_redis()
-    if not _is_admitted(keys, member):
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.sismember(keys.admitted, str(member.user_id))
+    pipe.hgetall(keys.breakouts)
+    admitted, breakouts = pipe.execute()
+    if not (member.is_host or admitted):
         raise RoomActionError("not_admitted", "You are in the waiting room.")
     if member.is_host:
-        open_rooms = {int(raw) for raw in redis.hvals(keys.breakouts)}
-        if breakout is not None and breakout not in open_rooms:
+        if breakout is not None and breakout not in {int(number) for number in breakouts.values()}:
             raise RoomActionError("no_such_breakout", "That breakout room is not open.")
     else:
-        assigned = redis.hget(keys.breakouts, str(member.user_id))
+        assigned = breakouts.get(str(member.user_id).encode())
         breakout = int(assigned) if assigned is not None else None
     author = member.public()
-    existing = ChatMessage.objects.filter(session_id=member.session_id, user_id=member.user_id, client_id=client_id)
-    message = existing.first()
-    if message is not None:
-        if message.seq is None:  # stored but never broadcast (the process died in between)
-            message.seq = _publish_chat(message, author)
-        return ChatOutcome(repeat={**chat_frame(message, author), "seq": message.seq})
-    try:
-        with transaction.atomic():
-            message = ChatMessage.objects.create(
-                session_id=member.session_id,
-                user_id=member.user_id,
-                client_id=client_id,
-                text=text,
-                breakout=breakout,
-                sent_at=timezone.now(),
-            )
-            created = message
-            transaction.on_commit(lambda: _publish_chat(created, author))
-    except IntegrityError:  # the same client_id raced in from another tab
-        return post_chat_message(member=member, text=text, client_id=client_id, breakout=breakout)
-    return ChatOutcome()
+    message = ChatMessage(
+        session_id=member.session_id, user_id=member.user_id, client_id=client_id, text=text,
+        breakout=breakout, sent_at=timezone.now(),
+    )  # fmt: skip
+    if _insert_unless_repeated(message):
+        transaction.on_commit(lambda: _publish_chat(message, author))
+        return ChatOutcome()
+    stored = ChatMessage.objects.get(session_id=member.session_id, user_id=member.user_id, client_id=client_id)
+    if stored.seq is None:  # stored but never broadcast (the process died in between)
+        stored.seq = _publish_chat(stored, author)
+    return ChatOutcome(repeat={**chat_frame(stored, author), "seq": stored.seq})
+
+
+def _insert_unless_repeated(message: ChatMessage) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on (session, user, client_id): True and the pk
+    set when stored now, False when that client_id was posted before (by any tab)."""
+    table = ChatMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (session_id, user_id, client_id, text, breakout, sent_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, user_id, client_id) DO NOTHING RETURNING id",
+            [message.session_id, message.user_id, message.client_id, message.text, message.breakout, message.sent_at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    message.pk = row[0]
+    return True
 
 
 def set_hand(*, member: RoomMember, raised: bool) -> None:

@@ -380,8 +380,10 @@ def cancel_session(*, by: User, session: Session) -> Session:
         session.save(update_fields=["cancelled_at"])
         audit.record(actor=by, action="session.cancel", target=session)
         if status == SessionStatus.OPEN:
-            for entry in session.roster.filter(removed_at__isnull=True):
-                close_user_sockets_on_commit(entry.user_id, reason="session_cancelled", session_id=session.pk)
+            people = {entry.user_id for entry in session.roster.filter(removed_at__isnull=True)}
+            people |= {host.pk for host in session_facilitators(session)}
+            for user_id in sorted(people):
+                close_user_sockets_on_commit(user_id, reason="session_cancelled", session_id=session.pk)
     return session
 
 
