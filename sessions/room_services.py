@@ -412,8 +412,9 @@ def admit(*, member: RoomMember, user_id: int | None, everyone: bool = False) ->
     ensure_controls(member=member)
     keys = RoomKeys(member.session_id)
     redis = get_redis()
-    if everyone:
-        targets = [int(raw) for raw in room_store.zset_members(keys.waiting)]
+    if everyone:  # those waiting now, not people who left the queue (grace period)
+        present_now = room_store.present_user_ids(member.session_id)
+        targets = [int(raw) for raw in room_store.zset_members(keys.waiting) if int(raw) in present_now]
     else:
         assert user_id is not None
         _roster_role(member.session_id, user_id)

@@ -4,6 +4,8 @@ outlasts its blocking pop, so idle consumers do not crash."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -54,6 +56,6 @@ async def test_one_publish_and_constant_redis_work_per_broadcast_whatever_the_ro
 
 
 def test_channel_layer_read_timeout_outlasts_its_blocking_pop() -> None:
-    layer = get_channel_layer()
-    host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
-    assert host["socket_timeout"] > layer.brpop_timeout  # type: ignore[union-attr]
+    layer: Any = get_channel_layer()
+    config: Any = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    assert config["hosts"][0]["socket_timeout"] > layer.brpop_timeout
