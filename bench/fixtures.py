@@ -42,11 +42,11 @@ def redis_url_for(url: str, db: int) -> str:
     """The same Redis server, another db number: ``redis://host:port/N`` (also rediss://)
     or ``unix:///path/redis.sock?db=N``."""
     parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "db"]
-        query.append(("db", str(db)))
-        return urlunsplit(parts._replace(query=urlencode(query)))
     query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "db"]
+    if parts.scheme == "unix":
+        query.append(("db", str(db)))
+        # urlunsplit would drop the empty authority ("unix:/path"), which redis-py refuses.
+        return f"unix://{parts.netloc}{parts.path}?{urlencode(query)}"
     return urlunsplit(parts._replace(path=f"/{db}", query=urlencode(query)))
 
 

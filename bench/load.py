@@ -40,6 +40,9 @@ PING = orjson.dumps({"type": "ping"}).decode()
 CHAT_TEXT = "a line of chat from the bench, about this long"
 # A sleep shorter than this costs more than it saves; sends due within it go out at once.
 _MIN_SLEEP_NS = 500_000
+# Like a real client, a socket that has sent nothing for this long sends a ping (the project
+# closes a socket silent for ROOM_IDLE_SECONDS, 60 s by default). Not during echo phases.
+KEEPALIVE_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,14 @@ class ConnectResult:
 @dataclass
 class EchoResult:
     sent: int
-    pongs: int
+    pongs: int  # in the measured window
+    pongs_total: int  # warm-up and drain included
     seconds: float
     latency: Latency
     lost: int
     errors: dict[str, int]
     send_lag: Latency
+    closed: int
     generator_cpu_s: float
 
     @property
@@ -214,7 +219,7 @@ class LoadPool:
         failures: Counter[str] = Counter()
         connected = 0
         for worker, result in enumerate(results):
-            self._members[worker] = Counter(result["rooms"])
+            self._members[worker].update(result["rooms"])
             connected += sum(result["rooms"].values())
             failures.update(result["failures"])
         return ConnectResult(len(specs), connected, round(seconds, 2), dict(failures))
@@ -302,11 +307,13 @@ def _merge_echo(results: list[dict[str, Any]], seconds: float) -> EchoResult:
     return EchoResult(
         sent=sum(result["sent"] for result in results),
         pongs=sum(result["pongs"] for result in results),
+        pongs_total=sum(result["pongs_total"] for result in results),
         seconds=seconds,
         latency=Latency(_concat(result["latencies_us"] for result in results)),
         lost=sum(result["lost"] for result in results),
         errors=dict(errors),
         send_lag=Latency(_concat(result["lags_us"] for result in results)),
+        closed=sum(result["closed"] for result in results),
         generator_cpu_s=round(sum(result["cpu_s"] for result in results), 3),
     )
 
@@ -315,7 +322,19 @@ def _merge_echo(results: list[dict[str, Any]], seconds: float) -> EchoResult:
 
 
 class _Client:
-    __slots__ = ("index", "last_seq", "pending", "reader", "ready", "seen_ids", "seen_seqs", "spec", "ws")
+    __slots__ = (
+        "index",
+        "keepalives",
+        "last_sent",
+        "last_seq",
+        "pending",
+        "reader",
+        "ready",
+        "seen_ids",
+        "seen_seqs",
+        "spec",
+        "ws",
+    )
 
     def __init__(self, index: int, spec: SocketSpec, ws: ClientConnection) -> None:
         self.index = index
@@ -327,6 +346,8 @@ class _Client:
         self.seen_ids: set[str] = set()
         self.seen_seqs: set[int] = set()
         self.last_seq = -1
+        self.last_sent = time.monotonic()
+        self.keepalives = 0  # keepalive pings awaiting their pong
 
 
 class _Worker:
@@ -334,6 +355,7 @@ class _Worker:
         self.worker_id = worker_id
         self.clients: list[_Client] = []
         self.closing = False
+        self.keepalive: asyncio.Task[None] | None = None
         self.last_frame_ns = time.perf_counter_ns()
         self.errors: Counter[str] = Counter()
         self.closed = 0
@@ -343,6 +365,7 @@ class _Worker:
         self.measure_from = 0
         self.measure_to = 0
         self.pongs = 0
+        self.pongs_total = 0
         self.latencies: list[int] = []
         # chat
         self.tag = ""
@@ -366,8 +389,7 @@ class _Worker:
                     self._on_chat(client, frame, now)
                 elif kind == "pong":
                     if self._on_pong(client, now):
-                        client.pending.append(time.perf_counter_ns())
-                        await ws.send(PING)
+                        await self._ping(client, time.perf_counter_ns())
                 elif kind == "room.state":
                     client.ready.set()
                 elif kind == "error":
@@ -381,12 +403,39 @@ class _Worker:
                 self.closed += 1
                 self.errors[f"closed:{ws.close_code}"] += 1
 
+    async def _ping(self, client: _Client, due: int) -> bool:
+        try:
+            await client.ws.send(PING)
+        except ConnectionClosed:
+            self.errors["send_on_closed"] += 1
+            return False
+        client.pending.append(due)
+        client.last_sent = time.monotonic()
+        return True
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS / 4)
+            if self.mode.startswith("echo"):
+                continue
+            quiet_since = time.monotonic() - KEEPALIVE_SECONDS
+            for client in list(self.clients):
+                if client.last_sent < quiet_since and client.ws.close_code is None:
+                    client.last_sent = time.monotonic()
+                    client.keepalives += 1
+                    with contextlib.suppress(ConnectionClosed):
+                        await client.ws.send(PING)
+
     def _on_pong(self, client: _Client, now: int) -> bool:
         """Record a pong; True when closed-loop echo wants the next ping sent."""
+        if client.keepalives:  # pongs come back in order: this one answers a keepalive
+            client.keepalives -= 1
+            return False
         if not client.pending:
             self.errors["unexpected_pong"] += 1
             return False
         sent = client.pending.popleft()
+        self.pongs_total += 1
         if self.mode == "echo_closed":
             if self.measure_from <= now < self.measure_to:
                 self.pongs += 1
@@ -428,6 +477,10 @@ class _Worker:
             setup_django()
         gate = asyncio.Semaphore(concurrency)
         failures: Counter[str] = Counter()
+        # Keepalives from the start: a slow server can take longer than its idle limit to
+        # accept every socket, and the first ones must not be closed as silent meanwhile.
+        if self.keepalive is None:
+            self.keepalive = asyncio.create_task(self._keepalive())
 
         async def one(index: int, spec: SocketSpec) -> _Client | None:
             async with gate:
@@ -465,10 +518,14 @@ class _Worker:
         opened = await asyncio.gather(*(one(len(self.clients) + i, spec) for i, spec in enumerate(specs)))
         fresh = [client for client in opened if client is not None]
         self.clients.extend(fresh)
-        # A socket that failed to open is not a socket closed under load.
+        # Sockets that opened and were closed before this phase ended count as failures.
+        for client in fresh:
+            if client.ws.close_code is not None:
+                failures[f"closed_while_connecting:{client.ws.close_code}"] += 1
         self.closed = 0
         self.errors.clear()
-        return {"rooms": dict(Counter(client.spec.room for client in fresh)), "failures": dict(failures)}
+        rooms = Counter(client.spec.room for client in fresh if client.ws.close_code is None)
+        return {"rooms": dict(rooms), "failures": dict(failures)}
 
     def _reset(self, mode: str) -> float:
         self.mode = mode
@@ -476,6 +533,7 @@ class _Worker:
         self.closed = 0
         self.latencies = []
         self.pongs = 0
+        self.pongs_total = 0
         self.echo_stop = False
         for client in self.clients:
             client.pending.clear()
@@ -483,7 +541,9 @@ class _Worker:
 
     async def _drain_pings(self, max_wait: float) -> int:
         deadline = time.monotonic() + max_wait
-        while time.monotonic() < deadline and any(client.pending for client in self.clients):
+        while time.monotonic() < deadline and any(
+            client.pending and client.ws.close_code is None for client in self.clients
+        ):
             await asyncio.sleep(0.02)
         return sum(len(client.pending) for client in self.clients)
 
@@ -495,9 +555,7 @@ class _Worker:
         sent = 0
         for client in self.clients:
             for _ in range(window):
-                client.pending.append(time.perf_counter_ns())
-                await client.ws.send(PING)
-                sent += 1
+                sent += await self._ping(client, time.perf_counter_ns())
         await asyncio.sleep(max(0.0, (self.measure_to - time.perf_counter_ns()) / 1e9))
         self.echo_stop = True
         lost = await self._drain_pings(10)
@@ -505,10 +563,12 @@ class _Worker:
         return {
             "sent": sent,
             "pongs": self.pongs,
+            "pongs_total": self.pongs_total,
             "latencies_us": self.latencies,
             "lost": lost,
             "errors": dict(self.errors),
             "lags_us": [],
+            "closed": self.closed,
             "cpu_s": time.process_time() - cpu0,
         }
 
@@ -541,9 +601,7 @@ class _Worker:
         clients = self.clients
 
         async def send_one(i: int, due: int) -> None:
-            client = clients[i % len(clients)]
-            client.pending.append(due)
-            await client.ws.send(PING)
+            await self._ping(clients[i % len(clients)], due)
 
         lags = await self._schedule(rate, seconds, send_one)
         lost = await self._drain_pings(10)
@@ -551,10 +609,12 @@ class _Worker:
         return {
             "sent": len(lags),
             "pongs": self.pongs,
+            "pongs_total": self.pongs_total,
             "latencies_us": self.latencies,
             "lost": lost,
             "errors": dict(self.errors),
             "lags_us": lags,
+            "closed": self.closed,
             "cpu_s": time.process_time() - cpu0,
         }
 
@@ -578,6 +638,7 @@ class _Worker:
             except ConnectionClosed:
                 self.errors["send_on_closed"] += 1
                 return
+            client.last_sent = time.monotonic()
             sent_per_room[client.spec.room] += 1
 
         lags = await self._schedule(rate, seconds, send_one)
@@ -618,6 +679,9 @@ class _Worker:
         return {}
 
     async def cmd_disconnect(self) -> dict[str, Any]:
+        if self.keepalive is not None:
+            self.keepalive.cancel()
+            self.keepalive = None
         self.closing = True
         await asyncio.gather(*(client.ws.close() for client in self.clients), return_exceptions=True)
         readers = [client.reader for client in self.clients if client.reader is not None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import traceback
 from typing import Any
 
 Figures = dict[str, Any]
@@ -47,6 +49,13 @@ def target(figures: Figures, key: str, met: bool | None, description: str) -> No
     """A target that is not a ratio (zero loss, one publish per broadcast, ...)."""
     figures[f"{key}_target"] = description
     figures[f"{key}_target_met"] = met
+
+
+def failed(figures: Figures, key: str, exc: BaseException) -> None:
+    """Record a failed half as a figure (the run goes on) and print its traceback."""
+    figures[key] = short_error(exc)
+    print(f"   ({key}: traceback follows)", file=sys.stderr, flush=True)
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 def short_error(exc: BaseException, limit: int = 300) -> str:

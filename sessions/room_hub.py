@@ -138,7 +138,9 @@ class RoomHub:
             if socket.wants(entry.audience):
                 try:
                     await socket.deliver(entry)
-                except Exception:  # one broken socket must not stop the room
+                except Exception as error:  # one broken socket must not stop the room
+                    if "closed protocol" in str(error):  # it closed while we sent; its disconnect follows
+                        continue
                     log.exception("delivering a room frame failed")
 
     def _forget_all(self) -> list[RoomSocket]:

@@ -34,7 +34,7 @@ async def _commands_per_broadcast(size: int) -> tuple[float, float]:
     for client in sockets:
         await client.drain()
     before = _command_calls()
-    broadcasts = 5
+    broadcasts = 20
     for number in range(broadcasts):
         await sockets[0].send({"type": "chat.send", "text": "hi", "client_id": f"c{number}"})
         for client in sockets:
@@ -52,7 +52,9 @@ async def test_one_publish_and_constant_redis_work_per_broadcast_whatever_the_ro
     small_publishes, small_total = await _commands_per_broadcast(2)
     large_publishes, large_total = await _commands_per_broadcast(12)
     assert small_publishes == large_publishes == 1
-    assert large_total == small_total, (small_total, large_total)
+    # A per-member cost would add at least 10 commands per broadcast here; allow for a
+    # stray background command or two (pool connections opening, another test's sweeper).
+    assert abs(large_total - small_total) < 1, (small_total, large_total)
 
 
 def test_channel_layer_read_timeout_outlasts_its_blocking_pop() -> None:
