@@ -45,6 +45,21 @@ def compare(
     return value
 
 
+def compare_latency(
+    figures: Figures, prefix: str, project: Any | None, baseline: Any | None, *, p99_at_most: float
+) -> None:
+    """``<prefix>_p50_ms`` and ``<prefix>_p99_ms`` (the latter with its target) from two
+    load.Latency records (None when a side did not run)."""
+    for pct, at_most in ((50, None), (99, p99_at_most)):
+        compare(
+            figures,
+            f"{prefix}_p{pct}_ms",
+            project.ms(pct) if project else None,
+            baseline.ms(pct) if baseline else None,
+            at_most=at_most,
+        )
+
+
 def target(figures: Figures, key: str, met: bool | None, description: str) -> None:
     """A target that is not a ratio (zero loss, one publish per broadcast, ...)."""
     figures[f"{key}_target"] = description

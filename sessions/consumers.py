@@ -229,7 +229,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         if audience == "all":
             return True
         if audience.startswith("user."):
-            return audience == f"user.{self.member.user_id}"
+            return audience == room_services.user_audience(self.member.user_id)
         if audience == "waiting":
             return not self.admitted
         if not self.admitted:
@@ -240,7 +240,9 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
             return self.member.is_host
         if audience == "main":
             return self.member.is_host or self.breakout is None
-        return self.member.is_host or audience == f"breakout.{self.breakout}"
+        if self.member.is_host:
+            return True
+        return self.breakout is not None and audience == room_services.breakout_audience(self.breakout)
 
     async def deliver(self, entry: LogEntry) -> None:
         if self.pending is not None:

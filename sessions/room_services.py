@@ -69,6 +69,7 @@ class RoomMember:
     role: str  # "lead", "co", "participant" or "guardian"
     lead_id: int | None
     co_host_ids: frozenset[int] = field(default_factory=frozenset)
+    admit_directly: bool = False  # the session skips the waiting room
 
     @property
     def is_host(self) -> bool:
@@ -107,14 +108,25 @@ def _guardian_may_join(session: Session, guardian: User) -> bool:
     ).exists()
 
 
+def _facilitators(session_id: int) -> tuple[dict[int, str], int | None, frozenset[int]]:
+    """The session's hosts: user id -> facilitator role, the lead's id, the co-hosts' ids."""
+    roles = dict(SessionFacilitator.objects.filter(session_id=session_id).values_list("clinician_id", "role"))
+    lead_id = next((uid for uid, role in roles.items() if role == FacilitatorRole.LEAD), None)
+    return roles, lead_id, frozenset(uid for uid, role in roles.items() if role == FacilitatorRole.CO)
+
+
+def _roles_in_session(session_id: int) -> dict[int, str]:
+    """Everyone's role in the session: roster roles, then facilitator roles over them."""
+    roles = dict(RosterEntry.objects.filter(session_id=session_id).values_list("user_id", "role"))
+    return {**roles, **_facilitators(session_id)[0]}
+
+
 def authorize_entry(*, session_id: int, user: User) -> RoomMember:
     session = Session.objects.select_related("group").filter(pk=session_id).first()
     if session is None:
         raise RoomRefused(CLOSE_NOT_FOUND, "no such session")
-    facilitators = list(SessionFacilitator.objects.filter(session=session).values_list("clinician_id", "role"))
-    lead_id = next((uid for uid, role in facilitators if role == FacilitatorRole.LEAD), None)
-    co_ids = frozenset(uid for uid, role in facilitators if role == FacilitatorRole.CO)
-    role = dict(facilitators).get(user.pk)
+    facilitators, lead_id, co_ids = _facilitators(session.pk)
+    role = facilitators.get(user.pk)
     if role is None:
         entry = RosterEntry.objects.filter(session=session, user=user, removed_at__isnull=True).first()
         if entry is None or RoomRemoval.objects.filter(session=session, user=user).exists():
@@ -129,7 +141,9 @@ def authorize_entry(*, session_id: int, user: User) -> RoomMember:
         role = entry.role
     if session.status != SessionStatus.OPEN:
         raise RoomRefused(CLOSE_NOT_OPEN, "session is not open")
-    return RoomMember(session.pk, user.pk, display_name(user), user.username, role, lead_id, co_ids)
+    return RoomMember(
+        session.pk, user.pk, display_name(user), user.username, role, lead_id, co_ids, session.admit_directly
+    )
 
 
 # --- Broadcasting ------------------------------------------------------------------------
@@ -205,8 +219,7 @@ def enter_room(*, member: RoomMember, conn_id: str) -> RoomEntry:
             redis.srem(keys.admitted, member.user_id)
             redis.zrem(keys.waiting, member.user_id)
             redis.hdel(keys.breakouts, str(member.user_id))
-        admit_directly = Session.objects.filter(pk=member.session_id, admit_directly=True).exists()
-        admitted = admit_directly or bool(redis.sismember(keys.admitted, str(member.user_id)))
+        admitted = member.admit_directly or bool(redis.sismember(keys.admitted, str(member.user_id)))
         if admitted:
             redis.sadd(keys.admitted, member.user_id)
         else:
@@ -261,9 +274,7 @@ def _depart(*, member: RoomMember, reason: str) -> None:
 def member_for(session_id: int, user_id: int) -> RoomMember:
     """A RoomMember rebuilt from the database, for departures found by the sweeper."""
     user = User.objects.get(pk=user_id)
-    facilitators = dict(SessionFacilitator.objects.filter(session_id=session_id).values_list("clinician_id", "role"))
-    lead_id = next((uid for uid, role in facilitators.items() if role == FacilitatorRole.LEAD), None)
-    co_ids = frozenset(uid for uid, role in facilitators.items() if role == FacilitatorRole.CO)
+    facilitators, lead_id, co_ids = _facilitators(session_id)
     role = facilitators.get(user_id) or (
         RosterEntry.objects.filter(session_id=session_id, user_id=user_id).values_list("role", flat=True).first()
         or RosterRole.PARTICIPANT
@@ -663,10 +674,7 @@ def chat_history(*, member: RoomMember, after_seq: int, up_to_seq: int, limit: i
         assigned = get_redis().hget(RoomKeys(member.session_id).breakouts, str(member.user_id))
         messages = messages.filter(breakout=int(assigned)) if assigned is not None else messages.filter(breakout=None)
     newest = list(messages.select_related("user").order_by("-seq")[:limit])
-    roles = {
-        **dict(RosterEntry.objects.filter(session_id=member.session_id).values_list("user_id", "role")),
-        **dict(SessionFacilitator.objects.filter(session_id=member.session_id).values_list("clinician_id", "role")),
-    }
+    roles = _roles_in_session(member.session_id)
     return [
         {**chat_frame(m, {"id": m.user_id, "name": display_name(m.user), "role": roles.get(m.user_id)}), "seq": m.seq}
         for m in reversed(newest)

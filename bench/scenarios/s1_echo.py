@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bench import fixtures, servers
 from bench.load import ConnectResult, EchoResult, LoadPool, default_workers
-from bench.report import Figures, compare, failed
+from bench.report import Figures, compare, compare_latency, failed
 from bench.scenarios.base import Scenario, register
 from bench.scenarios.common import CpuMeter, room_specs
 
@@ -126,18 +126,12 @@ def run(quick: bool = False) -> Figures:
     )
     project_open = project.open if project else None
     bare_open = bare.open if bare else None
-    compare(
+    compare_latency(
         figures,
-        "s1_p50_ms",
-        project_open.latency.ms(50) if project_open else None,
-        bare_open.latency.ms(50) if bare_open else None,
-    )
-    compare(
-        figures,
-        "s1_p99_ms",
-        project_open.latency.ms(99) if project_open else None,
-        bare_open.latency.ms(99) if bare_open else None,
-        at_most=P99_AT_MOST,
+        "s1",
+        project_open.latency if project_open else None,
+        bare_open.latency if bare_open else None,
+        p99_at_most=P99_AT_MOST,
     )
     _describe(figures, "project", project)
     _describe(figures, "baseline", bare)

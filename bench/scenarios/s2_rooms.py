@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from bench import fixtures, servers
 from bench.load import ChatResult, ConnectResult, LoadPool, default_workers
-from bench.report import Figures, compare, failed, target
+from bench.report import Figures, compare, compare_latency, failed, target
 from bench.scenarios.base import Scenario, register
 from bench.scenarios.common import CpuMeter, room_specs
 
@@ -218,18 +218,12 @@ def run(quick: bool = False) -> Figures:
         b_half.deliveries_per_s if b_half else None,
         digits=1,
     )
-    compare(
+    compare_latency(
         figures,
-        "s2_half_p50_ms",
-        p_half.latency.ms(50) if p_half else None,
-        b_half.latency.ms(50) if b_half else None,
-    )
-    compare(
-        figures,
-        "s2_half_p99_ms",
-        p_half.latency.ms(99) if p_half else None,
-        b_half.latency.ms(99) if b_half else None,
-        at_most=P99_AT_MOST,
+        "s2_half",
+        p_half.latency if p_half else None,
+        b_half.latency if b_half else None,
+        p99_at_most=P99_AT_MOST,
     )
     compare(figures, "s2_half_lost", p_half.lost if p_half else None, b_half.lost if b_half else None)
     target(figures, "s2_half_lost", p_half.lost == 0 if p_half else None, "project loses nothing")
