@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from notifications import selectors
 from server.realtime import user_group
 from server.ws import (
@@ -14,6 +11,8 @@ from server.ws import (
     CLOSE_RATE_LIMITED,
     FrameError,
     FrameGate,
+    RealtimeConsumer,
+    db_task,
     dumps,
     error_frame,
     query_params,
@@ -36,7 +35,7 @@ def _last_id(raw: Any) -> int:
     return value
 
 
-class NotificationFeedConsumer(AsyncWebsocketConsumer):
+class NotificationFeedConsumer(RealtimeConsumer):
     user_id: int | None = None
     last_sent_id = 0
 
@@ -66,7 +65,7 @@ class NotificationFeedConsumer(AsyncWebsocketConsumer):
     async def replay(self, since: int) -> None:
         assert self.user_id is not None
         self.last_sent_id = max(self.last_sent_id, since)
-        for frame in await database_sync_to_async(selectors.unread_frames_since)(self.user_id, since):
+        for frame in await db_task(selectors.unread_frames_since)(self.user_id, since):
             await self.send_notification(frame)
 
     async def send_notification(self, frame: dict[str, Any]) -> None:

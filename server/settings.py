@@ -42,10 +42,31 @@ if not DATABASE_URL or not REDIS_URL:
         "embedded engines, or run a command through `python -m server.embedded -- <command>`."
     )
 
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+# Connections come from psycopg's pool (Django's "pool" option): under ASGI every
+# database_sync_to_async call would otherwise open and close a PostgreSQL connection,
+# which cost more than the query itself on every chat message and room join.
+# DB_POOL_MAX_SIZE=0 turns the pool off (then DB_CONN_MAX_AGE applies).
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+# Threads per process for the websockets' database and Redis calls (server/ws.py db_task).
+DB_THREADS = env_int("DB_THREADS", 4)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=0 if DB_POOL_MAX_SIZE else env_int("DB_CONN_MAX_AGE", 0)
+    )
+}
+# With the pool this checks each connection as it is handed out (one round trip).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5)
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(env_int("DB_POOL_MIN_SIZE", 1), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        # Seconds a request waits for a free connection before failing.
+        "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        # Connections older than this are replaced, so a restarted server is picked up.
+        "max_lifetime": env_float("DB_POOL_MAX_LIFETIME", 600.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Explicit pool size: the redis-py default pool refused handshakes in a connect storm.

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
-from channels.db import database_sync_to_async
+from asgiref.sync import SyncToAsync
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import connections
 
 from accounts.models import User
 from accounts.services import consume_realtime_ticket
@@ -32,13 +37,39 @@ CLOSE_IDLE = 4408
 # The server lost its message bus (Redis restart): reconnect with a new ticket and resume.
 CLOSE_SERVICE_RESTART = 4503
 
+T = TypeVar("T")
+# Shared by every event loop of the process and never shut down with one, so a thread's
+# pooled database connection is always handed back by the thread that took it.
+db_executor = ThreadPoolExecutor(max_workers=settings.DB_THREADS, thread_name_prefix="db")
+
 
 def query_params(scope: dict[str, Any]) -> dict[str, str]:
     raw = scope.get("query_string", b"").decode("latin-1")
     return {key: values[0] for key, values in parse_qs(raw).items() if values}
 
 
-@database_sync_to_async
+def db_task(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``func`` (ORM or Redis work) run off the event loop on the process's db thread pool.
+
+    Channels' database_sync_to_async defaults to one shared thread per process, so every
+    socket's database work queued behind everyone else's (bench S2: chat saturated at a
+    few hundred messages a second). Here calls from different sockets run side by side,
+    each thread on its own pooled connection; one socket's frames are still handled one
+    at a time. Each call hands its connection back to the pool when it ends.
+    """
+    return _PooledCall(func, thread_sensitive=False, executor=db_executor)
+
+
+class _PooledCall(SyncToAsync):
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        # Hand the thread's connection back to the pool after every call, whatever its age.
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        finally:
+            connections.close_all()
+
+
+@db_task
 def user_for_ticket(ticket: str) -> User | None:
     user_id = consume_realtime_ticket(ticket=ticket)
     if user_id is None:
@@ -99,3 +130,16 @@ def error_frame(code: str, message: str) -> dict[str, Any]:
 
 def dumps(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    """The project's websocket consumers. Every database call in them goes through
+    db_task, which hands its connection back after each call; Channels' dispatch would
+    also close stale connections before every message, a worker-thread hop per frame
+    that cost most of the CPU of a ping (bench S1)."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)

@@ -14,9 +14,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from server.realtime import user_group
 from server.ws import (
     CLOSE_BAD_TICKET,
@@ -28,6 +25,8 @@ from server.ws import (
     CLOSE_SERVICE_RESTART,
     FrameError,
     FrameGate,
+    RealtimeConsumer,
+    db_task,
     dumps,
     error_frame,
     query_params,
@@ -55,7 +54,7 @@ RESUME_FROM_DATABASE_LIMIT = 500
 Handler = Callable[["SessionRoomConsumer", Any], Awaitable[None]]
 
 
-class SessionRoomConsumer(AsyncWebsocketConsumer):
+class SessionRoomConsumer(RealtimeConsumer):
     member: RoomMember | None = None
     session_id = 0
     member_name = ""
@@ -72,7 +71,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BAD_TICKET)
             return
         try:
-            member = await database_sync_to_async(room_services.authorize_entry)(session_id=self.session_id, user=user)
+            member = await db_task(room_services.authorize_entry)(session_id=self.session_id, user=user)
         except RoomRefused as refusal:
             await self.close(code=refusal.code)
             return
@@ -90,7 +89,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         try:
             await self.channel_layer.group_add(user_group(member.user_id), self.channel_name)
             await room_hub.hub().join(self)
-            entry = await database_sync_to_async(room_services.enter_room)(member=member, conn_id=self.conn_id)
+            entry = await db_task(room_services.enter_room)(member=member, conn_id=self.conn_id)
         except Exception:
             logger.warning("joining a room failed; the client should retry", exc_info=True)
             self.member = None
@@ -111,9 +110,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(Exception):
             await self.channel_layer.group_discard(user_group(member.user_id), self.channel_name)
         reason = "closed" if code in (1000, 1001, None) else f"closed_{code}"
-        await asyncio.shield(
-            database_sync_to_async(room_services.leave_room)(member=member, conn_id=self.conn_id, reason=reason)
-        )
+        await asyncio.shield(db_task(room_services.leave_room)(member=member, conn_id=self.conn_id, reason=reason))
 
     # Inbound frames -----------------------------------------------------------------------
 
@@ -171,7 +168,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
         await self.call(room_services.close_breakouts)
 
     async def call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
-        return await database_sync_to_async(service)(member=self.member, **kwargs)
+        return await db_task(service)(member=self.member, **kwargs)
 
     # Outbound -----------------------------------------------------------------------------
 
@@ -196,7 +193,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
             if last_seq > max(self.state_seq, self.last_sent_seq):  # the counter restarted
                 await self.resync("counter_reset")
             return
-        log = await database_sync_to_async(room_store.log_entries)(self.session_id)
+        log = await db_task(room_store.log_entries)(self.session_id)
         if log and log[0].seq <= last_seq + 1:
             for entry in log:
                 if last_seq < entry.seq <= self.state_seq and self.wants(entry.audience):
@@ -207,12 +204,12 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
     async def resync(self, reason: str, since: int | None = None) -> None:
         assert self.member is not None
         await self.send_frame({"type": "resync", "reason": reason})
-        state = await database_sync_to_async(room_services.room_state)(member=self.member)
+        state = await db_task(room_services.room_state)(member=self.member)
         self.state_seq = state["seq"]
         self.breakout = state["you"]["breakout"]
         await self.send_frame(state)
         if since is not None and self.admitted:
-            history = await database_sync_to_async(room_services.chat_history)(
+            history = await db_task(room_services.chat_history)(
                 member=self.member, after_seq=since, up_to_seq=self.state_seq, limit=RESUME_FROM_DATABASE_LIMIT
             )
             for frame in history:
@@ -266,7 +263,7 @@ class SessionRoomConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_REMOVED)
         elif control.get("admit") == user_id and not self.admitted:
             self.admitted = True
-            await self.send_state(await database_sync_to_async(room_services.room_state)(member=self.member))
+            await self.send_state(await db_task(room_services.room_state)(member=self.member))
         elif "breakouts" in control:
             number = control["breakouts"].get(str(user_id))
             self.breakout = int(number) if number is not None else None

@@ -24,11 +24,11 @@ import weakref
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from channels.db import database_sync_to_async
 from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from server.ws import db_task
 from sessions import room_services, room_store
 from sessions.room_store import LogEntry, parse_entry
 
@@ -185,7 +185,7 @@ class RoomHub:
                     await pipe.execute()
                 if now >= next_sweep:
                     next_sweep = now + settings.ROOM_SWEEP_SECONDS
-                    await database_sync_to_async(room_services.sweep_stale_presence)()
+                    await db_task(room_services.sweep_stale_presence)()
             except Exception:
                 log.warning("room heartbeat failed", exc_info=True)
 

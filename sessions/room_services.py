@@ -1,6 +1,6 @@
 """Every write of a live room: entering and leaving, the waiting room, chat, hands, host
 controls, breakouts and ending. Called by the room consumer (through
-``database_sync_to_async``) and by the presence sweeper.
+``server.ws.db_task``) and by the presence sweeper.
 
 Durable facts (attendance segments, chat, removals, audit) go to PostgreSQL in a
 transaction; the frames announcing them are published after commit with one Redis call

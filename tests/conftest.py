@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ConsentScope, User
 from server.redis_client import get_redis
+from server.ws import db_executor
 from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory
 
 
@@ -118,3 +119,11 @@ def db_snapshot(db: None) -> Callable[[], dict[str, int]]:
         return counts
 
     return snapshot
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _db_threads_finish_first(django_db_setup: None) -> Iterator[None]:
+    """Websocket database work runs on server.ws's thread pool; a call still running when
+    the suite ends would hold a connection while the test database is dropped."""
+    yield
+    db_executor.shutdown(wait=True)

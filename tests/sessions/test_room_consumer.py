@@ -604,6 +604,10 @@ async def test_chat_message_fields_and_seq_step_by_one(clients: Clients) -> None
     assert datetime.fromisoformat(frame["sent_at"]).tzinfo is not None
     assert await a.expect("chat.message") == frame
     assert await b.expect("chat.message") == frame
+    # The seq is written after the broadcast; a socket's frames are handled one at a time,
+    # so once the sender's next frame is answered the row is complete.
+    await a.send({"type": "ping"})
+    await a.expect("pong")
     (row,) = await chat_rows(room.session)
     assert (row.pk, row.seq, row.text, row.user_id) == (frame["id"], frame["seq"], "hello room", p0.pk)
 
