@@ -11,6 +11,11 @@
 
 No authentication, no database, no channel layer: the floor any websocket server in Python
 stands on, to measure the project's overhead against.
+
+With ``--redis URL`` several such processes share rooms as the project's do: a chat line
+takes its seq and is published in one Lua call (INCR + PUBLISH), and each process, subscribed
+once per room it has members in, hands the encoded frame to its local members. That is the
+same fan-out work as the project's S2 (two processes, Redis), minus the application.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -40,6 +46,44 @@ class Room:
 
 rooms: dict[str, Room] = {}
 message_ids = itertools.count(1)
+# INCR the room's seq, then PUBLISH the frame with it; returns the seq.
+PUBLISH_WITH_SEQ = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[1], (string.gsub(ARGV[2], '"seq":0', '"seq":' .. seq, 1)))
+return seq
+"""
+
+
+class RedisRooms:
+    """Cross-process rooms: one pub/sub connection per process, subscribed once, at start,
+    to every room's channel (in S2 every room has members in every process)."""
+
+    def __init__(self, url: str) -> None:
+        self.redis = aioredis.Redis.from_url(url)
+        self.pubsub = self.redis.pubsub()
+        self.publish_script = self.redis.register_script(PUBLISH_WITH_SEQ)
+
+    @staticmethod
+    def channel(room_key: str) -> str:
+        return f"bare:room:{room_key}"
+
+    async def start(self) -> asyncio.Task[None]:
+        await self.pubsub.psubscribe(self.channel("*"))
+        return asyncio.create_task(self.listen())
+
+    async def publish(self, room_key: str, frame: dict[str, Any]) -> None:
+        await self.publish_script(keys=[f"bare:seq:{room_key}"], args=[self.channel(room_key), orjson.dumps(frame)])
+
+    async def listen(self) -> None:
+        async for message in self.pubsub.listen():
+            if message["type"] != "pmessage":
+                continue
+            room = rooms.get(message["channel"].decode().rsplit(":", 1)[1])
+            if room is not None:
+                broadcast(room.members, message["data"].decode())
+
+
+shared: RedisRooms | None = None
 
 
 def _error(code: str, message: str) -> str:
@@ -70,13 +114,16 @@ async def handler(ws: ServerConnection) -> None:
                 out = {
                     "type": "chat.message",
                     "id": next(message_ids),
-                    "seq": room.seq,
+                    "seq": 0 if shared is not None else room.seq,  # Redis numbers shared rooms
                     "user": {"id": user_id},
                     "text": str(frame.get("text", ""))[:4000],
                     "sent_at": datetime.now(UTC).isoformat(),
                     "client_id": str(frame.get("client_id", ""))[:64],
                 }
-                broadcast(room.members, orjson.dumps(out).decode())
+                if shared is not None:
+                    await shared.publish(room_key, out)
+                else:
+                    broadcast(room.members, orjson.dumps(out).decode())
             else:
                 await ws.send(_error("unknown_type", "Unknown frame type."))
     except ConnectionClosed:
@@ -87,7 +134,11 @@ async def handler(ws: ServerConnection) -> None:
             rooms.pop(room_key, None)
 
 
-async def serve_forever(host: str, port: int) -> None:
+async def serve_forever(host: str, port: int, redis_url: str | None) -> None:
+    global shared
+    if redis_url:
+        shared = RedisRooms(redis_url)
+        listener = await shared.start()  # noqa: F841 (kept alive until the server stops)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -99,8 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis", help="share rooms with other processes through this Redis")
     args = parser.parse_args(argv)
-    asyncio.run(serve_forever(args.host, args.port))
+    asyncio.run(serve_forever(args.host, args.port, args.redis))
 
 
 if __name__ == "__main__":

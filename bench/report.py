@@ -46,7 +46,7 @@ def compare(
 
 
 def compare_latency(
-    figures: Figures, prefix: str, project: Any | None, baseline: Any | None, *, p99_at_most: float
+    figures: Figures, prefix: str, project: Any | None, baseline: Any | None, *, p99_at_most: float | None = None
 ) -> None:
     """``<prefix>_p50_ms`` and ``<prefix>_p99_ms`` (the latter with its target) from two
     load.Latency records (None when a side did not run)."""

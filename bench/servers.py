@@ -137,10 +137,13 @@ def start_daphne(env: BenchEnv, name: str = "daphne", port: int | None = None) -
     return ServerProcess(name, port, command, child_env)
 
 
-def start_bare(name: str = "bare", port: int | None = None) -> ServerProcess:
-    """The bare websockets baseline (bench/bare.py), one process."""
+def start_bare(name: str = "bare", port: int | None = None, redis_url: str | None = None) -> ServerProcess:
+    """The bare websockets baseline (bench/bare.py); with ``redis_url``, one of several
+    processes sharing rooms through Redis."""
     port = port or free_port()
     command = [sys.executable, "-m", "bench.bare", "--host", HOST, "--port", str(port)]
+    if redis_url:
+        command += ["--redis", redis_url]
     return ServerProcess(name, port, command, dict(os.environ, PYTHONUNBUFFERED="1"))
 
 

@@ -1,8 +1,10 @@
 """S2: chat in 200 rooms x 10 participants, open loop.
 
 Project: two Daphne processes sharing Redis; each room's members alternate between them,
-so every broadcast crosses processes. Baseline: the bare websockets fan-out server
-(bench/bare.py, one process, in-memory rooms).
+so every broadcast crosses processes. Baseline, doing the same work: two bare websockets
+processes (bench/bare.py --redis) sharing rooms through Redis the same way (seq and PUBLISH
+in one Lua call, one subscription per room per process). Also measured for reference, the
+floor: one bare process with in-memory rooms (no Redis at all), figures ``s2_floor_*``.
 
 1. Peak: a short step search (doubling, then bisecting) for the highest total chat.send
    rate a server sustains: zero loss, zero duplicates, no socket closed, p99 <= 1 s.
@@ -29,7 +31,7 @@ DELIVERIES_AT_LEAST = 0.30
 P99_AT_MOST = 2.0
 MAX_RATE = 12800.0  # chat.send per second in total; past this the generator is the limit
 PROJECT_PROCESSES = 2
-BARE_PROCESSES = 1
+BARE_PROCESSES = 2
 
 
 @dataclass
@@ -166,7 +168,8 @@ def run(quick: bool = False) -> Figures:
         "s2_rooms": sizing.rooms,
         "s2_members_per_room": sizing.members,
         "s2_project_processes": PROJECT_PROCESSES,
-        "s2_baseline": f"bare websockets fan-out server (bench/bare.py), {BARE_PROCESSES} process, in-memory rooms",
+        "s2_baseline": f"bare websockets fan-out (bench/bare.py --redis), {BARE_PROCESSES} processes, rooms via Redis",
+        "s2_floor": "bare websockets fan-out, 1 process, in-memory rooms (reference, no target)",
         "s2_baseline_processes": BARE_PROCESSES,
         "s2_load_workers": default_workers(),
         "s2_step_seconds": sizing.step_seconds,
@@ -184,11 +187,18 @@ def run(quick: bool = False) -> Figures:
     half_rate = project_peak / 2 if project_peak else None
     bare: RoomsRun | None = None
     try:
-        with servers.running(servers.start_bare()) as group:
+        bares = [servers.start_bare(f"bare{index}", redis_url=env.redis_url) for index in range(BARE_PROCESSES)]
+        with servers.running(*bares) as group:
             # The baseline is expected to go further: its search starts at the project's peak.
             bare = _measure(group, rooms, False, sizing, project_peak or sizing.start_rate, half_rate)
     except Exception as exc:
         failed(figures, "s2_baseline_error", exc)
+    floor: RoomsRun | None = None
+    try:
+        with servers.running(servers.start_bare("floor")) as group:
+            floor = _measure(group, rooms, False, sizing, project_peak or sizing.start_rate, half_rate)
+    except Exception as exc:
+        failed(figures, "s2_floor_error", exc)
     if half_rate is None and bare is not None and bare.search.peak_rate:
         figures["s2_half_rate_basis"] = "half the bare peak (the project has no peak)"
         half_rate = bare.search.peak_rate / 2
@@ -239,8 +249,12 @@ def run(quick: bool = False) -> Figures:
         p_half.duplicates == 0 if p_half else None,
         "project delivers nothing twice",
     )
+    compare(figures, "s2_floor_peak_deliveries_per_s", peak_deliveries(project), peak_deliveries(floor), digits=1)
+    f_half = half(floor)
+    compare_latency(figures, "s2_floor_half", p_half.latency if p_half else None, f_half.latency if f_half else None)
     _describe(figures, "project", project)
     _describe(figures, "baseline", bare)
+    _describe(figures, "floor", floor)
     return figures
 
 
