@@ -324,6 +324,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "release-held-emails": {"task": "notifications.tasks.release_held_emails", "schedule": 60.0},
     # Web processes sweep too; this covers a deployment whose web processes all died.
     "sweep-room-presence": {"task": "sessions.tasks.sweep_room_presence", "schedule": 15.0},
+    "end-overdue-rooms": {"task": "sessions.tasks.end_overdue_rooms", "schedule": 30.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

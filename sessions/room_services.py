@@ -10,6 +10,7 @@ breakout) lives in Redis so every server process sees the same room.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -503,6 +504,31 @@ def end_session(*, member: RoomMember) -> None:
         _close_segments(session.pk, "session_ended")
         record(actor=member.actor(), action="session.end", target=session)
         transaction.on_commit(lambda: _announce_end(session.pk))
+
+
+def end_overdue_rooms(*, now: datetime | None = None) -> int:
+    """End the live rooms of sessions whose ``ends_at`` has passed without a host ending
+    them (CONTRACT.md: a session is open until a host ends it or ``ends_at`` passes):
+    everyone gets ``session.ended``, sockets close, attendance closes now. Idempotent and
+    safe to run in several workers at once (row lock, ended_at checked under it)."""
+    now = now or timezone.now()
+    live = room_store.live_room_ids()
+    if not live:
+        return 0
+    overdue = Session.objects.filter(pk__in=live, ends_at__lte=now, ended_at__isnull=True).values_list("pk", flat=True)
+    ended = 0
+    for session_id in overdue:
+        with transaction.atomic():
+            session = Session.objects.select_for_update().get(pk=session_id)
+            if session.ended_at is not None:
+                continue
+            session.ended_at = now
+            session.save(update_fields=["ended_at"])
+            _close_segments(session.pk, "session_ended")
+            record(actor=None, action="session.end", target=session, data={"reason": "ends_at_passed"})
+            transaction.on_commit(functools.partial(_announce_end, session.pk))
+            ended += 1
+    return ended
 
 
 def _announce_end(session_id: int) -> None:

@@ -17,3 +17,10 @@ def sweep_room_presence() -> int:
     """Close presence and attendance left by dead server processes. Idempotent: each stale
     socket is removed atomically by exactly one sweeper (web processes sweep too)."""
     return room_services.sweep_stale_presence()
+
+
+@shared_task
+def end_overdue_rooms() -> int:
+    """End live rooms whose session's ends_at has passed. Idempotent: each session is ended
+    once, under a row lock."""
+    return room_services.end_overdue_rooms()

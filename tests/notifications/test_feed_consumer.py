@@ -43,6 +43,13 @@ async def _connect(user: User, extra: str = "") -> WebsocketCommunicator:
     return communicator
 
 
+async def _expect_close(communicator: WebsocketCommunicator, code: int, timeout: float = 1) -> None:
+    assert await communicator.receive_output(timeout=timeout) == {"type": "websocket.close", "code": code}
+    # As Daphne does after a server close; otherwise the consumer is still waiting on the
+    # channel layer when the test's event loop shuts down.
+    await communicator.disconnect()
+
+
 async def test_bad_or_reused_ticket_closes_4401() -> None:
     user = await _user(adult=True)
     ticket = await _ticket(user)
@@ -54,10 +61,10 @@ async def test_bad_or_reused_ticket_closes_4401() -> None:
             assert await communicator.receive_json_from() == {"type": "pong"}
             await communicator.disconnect()
         else:
-            assert await communicator.receive_output() == {"type": "websocket.close", "code": 4401}
+            await _expect_close(communicator, 4401)
     garbage = WebsocketCommunicator(application, "/ws/notifications/?ticket=nope", headers=ORIGIN)
     await garbage.connect()
-    assert await garbage.receive_output() == {"type": "websocket.close", "code": 4401}
+    await _expect_close(garbage, 4401)
 
 
 async def test_replays_unread_since_last_id_then_streams_live() -> None:
@@ -138,6 +145,7 @@ async def test_repeated_abuse_closes_4429() -> None:
     outputs = [await communicator.receive_output() for _ in range(22)]
     assert [o["type"] for o in outputs[:21]] == ["websocket.send"] * 21
     assert outputs[21] == {"type": "websocket.close", "code": 4429}
+    await communicator.disconnect()
 
 
 async def test_logout_closes_the_feed() -> None:
@@ -147,4 +155,4 @@ async def test_logout_closes_the_feed() -> None:
     communicator = await _connect(user)
     instance, _ = await sync_to_async(AuthToken.objects.create)(user=user)
     await sync_to_async(account_services.revoke_token)(user=user, token=instance)
-    assert await communicator.receive_output(timeout=1) == {"type": "websocket.close", "code": 4401}
+    await _expect_close(communicator, 4401, timeout=1)

@@ -24,6 +24,7 @@ from audit.models import AuditEntry
 from groups import services as group_services
 from groups.models import TherapyGroup
 from server.asgi import application
+from sessions import room_services
 from sessions import services as session_services
 from sessions.models import AttendanceSegment, ChatMessage, RoomRemoval, RosterEntry, Session
 from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory, make_session
@@ -862,6 +863,32 @@ async def test_end_closes_every_socket_and_the_session(clients: Clients) -> None
     assert entry.actor_id == room.lead.pk
     assert await clients.refused(p2, room.session) == 4409
     assert await clients.refused(room.lead, room.session) == 4409
+
+
+async def test_a_room_past_ends_at_is_ended_by_the_sweep(clients: Clients) -> None:
+    room = await open_room(admit_directly=True)
+    other = await open_room(admit_directly=True)
+    lead = await clients.join(room.lead, room.session)
+    participant = await clients.join(room.participants[0], room.session)
+    still_running = await clients.join(other.participants[0], other.session)
+    await database_sync_to_async(Session.objects.filter(pk=room.session.pk).update)(
+        ends_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert await database_sync_to_async(room_services.end_overdue_rooms)() == 1
+    for socket in (lead, participant):
+        await socket.expect("session.ended")
+        assert await socket.ws.receive_output(timeout=3) == {"type": CLOSE, "code": 1000}
+    ended = await reload(room.session)
+    assert ended.ended_at is not None and ended.status == "ended"
+    assert await open_segments(room.session) == 0
+    (entry,) = await audit("session.end")
+    assert entry.actor_id is None and entry.data == {"reason": "ends_at_passed"}
+    assert await clients.refused(room.participants[1], room.session) == 4409
+    # Idempotent, and a session still within its time is left alone.
+    assert await database_sync_to_async(room_services.end_overdue_rooms)() == 0
+    await still_open(still_running)
+    assert await open_segments(other.session) == 1
 
 
 async def test_co_facilitator_cannot_end_while_the_lead_is_present(clients: Clients) -> None:
