@@ -24,12 +24,14 @@ async def test_websocket_from_a_foreign_origin_is_refused() -> None:
     communicator = WebsocketCommunicator(application, "/ws/nowhere/", headers=[(b"origin", b"https://evil.example")])
     connected, _ = await communicator.connect()
     assert not connected
+    await communicator.disconnect()  # as Daphne does; see tests/sessions
 
 
 async def test_websocket_without_origin_is_refused() -> None:
     communicator = WebsocketCommunicator(application, "/ws/nowhere/")
     connected, _ = await communicator.connect()
     assert not connected
+    await communicator.disconnect()  # as Daphne does; see tests/sessions
 
 
 @pytest.mark.django_db

@@ -263,6 +263,9 @@ async def test_origin_outside_the_allow_list_is_refused(headers: list[tuple[byte
     connected, _ = await communicator.connect()
     assert not connected
     assert await audit("session.join") == []
+    # Daphne tells the refused consumer the socket is gone; without it the consumer is
+    # still waiting on the channel layer when the test's event loop shuts down.
+    await communicator.disconnect()
 
 
 async def test_first_frame_is_room_state_and_only_hosts_see_the_queue(clients: Clients) -> None:
