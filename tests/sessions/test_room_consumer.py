@@ -842,6 +842,19 @@ async def test_facilitators_cannot_be_removed(clients: Clients) -> None:
     assert await removals(room.session) == []
 
 
+async def assert_room_ended(room: OpenRoom, *sockets: RoomClient) -> AuditEntry:
+    """Every socket got session.ended and closed 1000, the session is ended with no open
+    attendance; returns the one session.end audit entry."""
+    for socket in sockets:
+        await socket.expect("session.ended")
+        assert await socket.ws.receive_output(timeout=3) == {"type": CLOSE, "code": 1000}
+    ended = await reload(room.session)
+    assert ended.ended_at is not None and ended.status == "ended"
+    assert await open_segments(room.session) == 0
+    (entry,) = await audit("session.end")
+    return entry
+
+
 async def test_end_closes_every_socket_and_the_session(clients: Clients) -> None:
     room = await open_room()
     p0, p1, p2 = room.participants
@@ -856,13 +869,7 @@ async def test_end_closes_every_socket_and_the_session(clients: Clients) -> None
     assert await open_segments(room.session) == 3
 
     await lead.send({"type": "host.end"})
-    for socket in (lead, co, admitted, waiting):
-        await socket.expect("session.ended")
-        assert await socket.ws.receive_output(timeout=3) == {"type": CLOSE, "code": 1000}
-    ended = await reload(room.session)
-    assert ended.ended_at is not None and ended.status == "ended"
-    assert await open_segments(room.session) == 0
-    (entry,) = await audit("session.end")
+    entry = await assert_room_ended(room, lead, co, admitted, waiting)
     assert entry.actor_id == room.lead.pk
     assert await clients.refused(p2, room.session) == 4409
     assert await clients.refused(room.lead, room.session) == 4409
@@ -879,13 +886,7 @@ async def test_a_room_past_ends_at_is_ended_by_the_sweep(clients: Clients) -> No
     )
 
     assert await database_sync_to_async(room_services.end_overdue_rooms)() == 1
-    for socket in (lead, participant):
-        await socket.expect("session.ended")
-        assert await socket.ws.receive_output(timeout=3) == {"type": CLOSE, "code": 1000}
-    ended = await reload(room.session)
-    assert ended.ended_at is not None and ended.status == "ended"
-    assert await open_segments(room.session) == 0
-    (entry,) = await audit("session.end")
+    entry = await assert_room_ended(room, lead, participant)
     assert entry.actor_id is None and entry.data == {"reason": "ends_at_passed"}
     assert await clients.refused(room.participants[1], room.session) == 4409
     # Idempotent, and a session still within its time is left alone.
