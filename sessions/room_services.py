@@ -495,40 +495,36 @@ def remove(*, member: RoomMember, user_id: int) -> None:
 
 def end_session(*, member: RoomMember) -> None:
     ensure_controls(member=member)
-    with transaction.atomic():
-        session = Session.objects.select_for_update().get(pk=member.session_id)
-        if session.ended_at is not None:
-            return
-        session.ended_at = timezone.now()
-        session.save(update_fields=["ended_at"])
-        _close_segments(session.pk, "session_ended")
-        record(actor=member.actor(), action="session.end", target=session)
-        transaction.on_commit(lambda: _announce_end(session.pk))
+    _end(member.session_id, actor=member.actor())
 
 
 def end_overdue_rooms(*, now: datetime | None = None) -> int:
     """End the live rooms of sessions whose ``ends_at`` has passed without a host ending
     them (CONTRACT.md: a session is open until a host ends it or ``ends_at`` passes):
     everyone gets ``session.ended``, sockets close, attendance closes now. Idempotent and
-    safe to run in several workers at once (row lock, ended_at checked under it)."""
-    now = now or timezone.now()
+    safe to run in several workers at once (see _end)."""
     live = room_store.live_room_ids()
     if not live:
         return 0
-    overdue = Session.objects.filter(pk__in=live, ends_at__lte=now, ended_at__isnull=True).values_list("pk", flat=True)
-    ended = 0
-    for session_id in overdue:
-        with transaction.atomic():
-            session = Session.objects.select_for_update().get(pk=session_id)
-            if session.ended_at is not None:
-                continue
-            session.ended_at = now
-            session.save(update_fields=["ended_at"])
-            _close_segments(session.pk, "session_ended")
-            record(actor=None, action="session.end", target=session, data={"reason": "ends_at_passed"})
-            transaction.on_commit(functools.partial(_announce_end, session.pk))
-            ended += 1
-    return ended
+    overdue = Session.objects.filter(pk__in=live, ends_at__lte=now or timezone.now(), ended_at__isnull=True)
+    return sum(
+        _end(session_id, actor=None, data={"reason": "ends_at_passed"})
+        for session_id in overdue.values_list("pk", flat=True)
+    )
+
+
+def _end(session_id: int, *, actor: Any | None, data: dict[str, Any] | None = None) -> bool:
+    """End the session once: the row lock makes a second caller find ended_at set."""
+    with transaction.atomic():
+        session = Session.objects.select_for_update().get(pk=session_id)
+        if session.ended_at is not None:
+            return False
+        session.ended_at = timezone.now()
+        session.save(update_fields=["ended_at"])
+        _close_segments(session.pk, "session_ended")
+        record(actor=actor, action="session.end", target=session, data=data)
+        transaction.on_commit(functools.partial(_announce_end, session.pk))
+    return True
 
 
 def _announce_end(session_id: int) -> None:
