@@ -17,4 +17,4 @@ USER iop
 ENV IOP_DATA_DIR=/data
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--access-log", "/dev/null", "server.asgi:application"]
+CMD ["python", "-m", "server.serve", "-b", "0.0.0.0", "-p", "8000", "--access-log", "/dev/null", "server.asgi:application"]

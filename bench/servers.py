@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 
 from bench.fixtures import BASE_DIR, BenchEnv
+from server import serve
 
 HOST = "127.0.0.1"
 # Liveness probe of the project (server/health.py): 200 once Django answers.
@@ -133,7 +134,7 @@ def start_daphne(env: BenchEnv, name: str = "daphne", port: int | None = None) -
         WS_FRAMES_PER_MINUTE=FRAMES_PER_MINUTE,
         LOG_LEVEL=os.environ.get("BENCH_SERVER_LOG_LEVEL", "WARNING"),
     )
-    command = [str(VENV_BIN / "daphne"), "-b", HOST, "-p", str(port), "--access-log", os.devnull, PROJECT_APP]
+    command = serve.command(str(VENV_BIN / "python"), HOST, port, app=PROJECT_APP)
     return ServerProcess(name, port, command, child_env)
 
 

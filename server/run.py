@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from server import serve
 from server.embedded import DEFAULT_DATA_DIR, EngineError, engines
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -152,12 +153,7 @@ def _serve(env: dict[str, str], port: int) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     bin_dir = Path(PYTHON).parent
-    # Daphne's own access log prints query strings; server.middleware.AccessLogMiddleware
-    # logs each request by its URL pattern instead.
-    supervisor.start(
-        "web",
-        [str(bin_dir / "daphne"), "-b", HOST, "-p", str(port), "--access-log", os.devnull, "server.asgi:application"],
-    )
+    supervisor.start("web", serve.command(PYTHON, HOST, port))
     supervisor.start(
         "worker",
         [str(bin_dir / "celery"), "-A", "server", "worker", "--loglevel", "INFO", "--concurrency", "2",

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 from django.db import connection
 
+from server import serve
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
 
@@ -119,7 +121,7 @@ def wait_for_port(port: int, timeout: float = 20) -> bool:
 @contextmanager
 def daphne(port: int, extra_env: dict[str, str] | None = None) -> Iterator[ProcessLog]:
     """A real Daphne process serving the project on 127.0.0.1:port."""
-    command = [str(BIN_DIR / "daphne"), "-b", "127.0.0.1", "-p", str(port), "server.asgi:application"]
+    command = serve.command(str(BIN_DIR / "python"), "127.0.0.1", port)
     env = child_env(ALLOWED_ORIGINS=f"http://127.0.0.1:{port}", **(extra_env or {}))
     with running(command, env) as log:
         if not wait_for_port(port):

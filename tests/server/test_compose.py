@@ -26,7 +26,7 @@ def test_app_services_share_one_image_definition_and_the_engines() -> None:
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["DATABASE_URL"]
         assert env["REDIS_URL"] == "redis://redis:6379/0"
-    assert "daphne" in services["web"]["command"]
+    assert services["web"]["command"][:3] == ["python", "-m", "server.serve"]  # Daphne on uvloop
     assert services["worker"]["command"][:4] == ["celery", "-A", "server", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "server", "beat"]
 
