@@ -1,19 +1,59 @@
-"""One shared redis-py client per process for the app's own keys (tickets, presence, ...)."""
+"""One shared redis-py client per process for the app's own keys (tickets, presence, ...),
+and one asyncio client per event loop for the websocket hot path (chat)."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from functools import lru_cache
 
 import redis
+import redis.asyncio as aioredis
 from django.conf import settings
+
+
+def _client_options() -> dict[str, object]:
+    return {
+        "max_connections": settings.REDIS_POOL_SIZE,
+        "socket_connect_timeout": 5,
+        "socket_timeout": 5,
+        "health_check_interval": 30,
+    }
 
 
 @lru_cache(maxsize=1)
 def get_redis() -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        max_connections=settings.REDIS_POOL_SIZE,
-        socket_connect_timeout=5,
-        socket_timeout=5,
-        health_check_interval=30,
-    )
+    return redis.Redis.from_url(settings.REDIS_URL, **_client_options())
+
+
+# asyncio connections belong to the loop that made them: one client per loop (a server
+# process has one; tests run one loop per test and close theirs with close_async_redis).
+# How these connections show in CLIENT LIST.
+ASYNC_CLIENT_NAME = "iop-ws-chat"
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+
+def get_async_redis() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = _async_clients[loop] = aioredis.Redis.from_url(
+            settings.REDIS_URL,
+            client_name=ASYNC_CLIENT_NAME,
+            **_client_options(),  # type: ignore[arg-type]
+        )
+    return client
+
+
+async def close_async_redis() -> None:
+    client = _async_clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.aclose()
+
+
+async def drop_async_redis_connections() -> None:
+    """After Redis restarted, this loop's pooled connections are dead: the next command
+    should open a new one rather than fail on an old one."""
+    client = _async_clients.get(asyncio.get_running_loop())
+    if client is not None:
+        await client.connection_pool.disconnect()

@@ -47,6 +47,10 @@ if not DATABASE_URL or not REDIS_URL:
 # which cost more than the query itself on every chat message and room join.
 # DB_POOL_MAX_SIZE=0 turns the pool off (then DB_CONN_MAX_AGE applies).
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+# Seconds a caller waits for a free pooled connection before failing.
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
+# Pooled connections older than this are replaced, so a restarted server is picked up.
+DB_POOL_MAX_LIFETIME = env_float("DB_POOL_MAX_LIFETIME", 600.0)
 # Threads per process for the websockets' database and Redis calls (server/ws.py db_task).
 DB_THREADS = env_int("DB_THREADS", 4)
 DATABASES = {
@@ -62,11 +66,11 @@ if DB_POOL_MAX_SIZE:
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": min(env_int("DB_POOL_MIN_SIZE", 1), DB_POOL_MAX_SIZE),
         "max_size": DB_POOL_MAX_SIZE,
-        # Seconds a request waits for a free connection before failing.
-        "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
-        # Connections older than this are replaced, so a restarted server is picked up.
-        "max_lifetime": env_float("DB_POOL_MAX_LIFETIME", 600.0),
+        "timeout": DB_POOL_TIMEOUT,
+        "max_lifetime": DB_POOL_MAX_LIFETIME,
     }
+# Async connections per web process for chat, stored on the event loop (server/async_db.py).
+DB_ASYNC_POOL_SIZE = env_int("DB_ASYNC_POOL_SIZE", 4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Explicit pool size: the redis-py default pool refused handshakes in a connect storm.

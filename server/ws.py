@@ -182,3 +182,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+async def close_loop_clients() -> None:
+    """Close the event loop's own async clients (chat's PostgreSQL pool and Redis client):
+    tests call it as each test's loop ends; a server process keeps them for its lifetime."""
+    from server import async_db, redis_client
+
+    await async_db.close_pools()
+    await redis_client.close_async_redis()

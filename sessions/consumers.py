@@ -134,9 +134,11 @@ class SessionRoomConsumer(RealtimeConsumer):
         await self.send_frame({"type": "pong"})
 
     async def on_chat_send(self, frame: frames.ChatSend) -> None:
-        outcome = await self.call(
-            room_services.post_chat_message, text=frame.text, client_id=frame.client_id, breakout=frame.breakout
-        )
+        assert self.member is not None
+        outcome = await room_services.post_chat_message(
+            member=self.member, text=frame.text, client_id=frame.client_id, breakout=frame.breakout,
+            admitted=self.admitted, in_breakout=self.breakout,
+        )  # fmt: skip
         if outcome.repeat is not None:
             await self.send_frame(outcome.repeat)
 

@@ -28,6 +28,7 @@ from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from server.redis_client import drop_async_redis_connections
 from server.ws import db_task
 from sessions import room_services, room_store
 from sessions.room_store import LogEntry, parse_entry
@@ -118,6 +119,8 @@ class RoomHub:
                     # Pooled connections to the old server are dead: start afresh.
                     with contextlib.suppress(Exception):
                         await self._redis.connection_pool.disconnect()
+                    with contextlib.suppress(Exception):
+                        await drop_async_redis_connections()
                 for socket in orphans:
                     with contextlib.suppress(Exception):
                         await socket.bus_lost()

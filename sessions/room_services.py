@@ -1,6 +1,7 @@
 """Every write of a live room: entering and leaving, the waiting room, chat, hands, host
 controls, breakouts and ending. Called by the room consumer (through
-``server.ws.db_task``) and by the presence sweeper.
+``server.ws.db_task``; chat, the hot path, is async on the event loop) and by the
+presence sweeper.
 
 Durable facts (attendance segments, chat, removals, audit) go to PostgreSQL in a
 transaction; the frames announcing them are published after commit with one Redis call
@@ -23,8 +24,9 @@ from django.utils import timezone
 
 from accounts.models import AgeBand, Consent, Role, User
 from audit.services import record
+from server import async_db
 from server.redis_client import get_redis
-from server.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN
+from server.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task
 from sessions import room_store
 from sessions.models import (
     AttendanceSegment,
@@ -548,12 +550,14 @@ def chat_frame(message: ChatMessage, author: dict[str, Any]) -> dict[str, Any]:
     return frame
 
 
+def _chat_audience(message: ChatMessage) -> str:
+    return "main" if message.breakout is None else breakout_audience(message.breakout)
+
+
 def _publish_chat(message: ChatMessage, author: dict[str, Any]) -> int:
-    audience = "main" if message.breakout is None else breakout_audience(message.breakout)
-    seq = broadcast(message.session_id, audience, chat_frame(message, author))
-    # On every chat message: one statement, without the ORM's per-query build cost.
+    seq = broadcast(message.session_id, _chat_audience(message), chat_frame(message, author))
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {ChatMessage._meta.db_table} SET seq = %s WHERE id = %s", [seq, message.pk])  # noqa: S608
+        cursor.execute(_SET_CHAT_SEQ, [seq, message.pk])
     return seq
 
 
@@ -565,52 +569,70 @@ class ChatOutcome:
     repeat: dict[str, Any] | None = None
 
 
-def post_chat_message(*, member: RoomMember, text: str, client_id: str, breakout: int | None = None) -> ChatOutcome:
-    """Store and broadcast one chat line. The hot path is one Redis round trip (may this
-    person post, and where), one INSERT that also settles a repeated client_id, the
-    publish, and one UPDATE recording the seq."""
-    keys = RoomKeys(member.session_id)
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.sismember(keys.admitted, str(member.user_id))
-    pipe.hgetall(keys.breakouts)
-    admitted, breakouts = pipe.execute()
-    if not (member.is_host or admitted):
-        raise RoomActionError("not_admitted", "You are in the waiting room.")
+_CHAT_TABLE = ChatMessage._meta.db_table
+# (session, user, client_id) is unique: a repeated client_id inserts nothing and returns no id.
+_INSERT_CHAT = (
+    f"INSERT INTO {_CHAT_TABLE} (session_id, user_id, client_id, text, breakout, sent_at) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, user_id, client_id) DO NOTHING RETURNING id"
+)
+_SET_CHAT_SEQ = f"UPDATE {_CHAT_TABLE} SET seq = %s WHERE id = %s"  # noqa: S608
+_TOP_CHAT_SEQ = f"SELECT max(seq) FROM {_CHAT_TABLE} WHERE session_id = %s"  # noqa: S608
+
+
+async def post_chat_message(
+    *,
+    member: RoomMember,
+    text: str,
+    client_id: str,
+    admitted: bool,
+    in_breakout: int | None,
+    breakout: int | None = None,
+) -> ChatOutcome:
+    """Store and broadcast one chat line, on the event loop (server/async_db.py says why).
+
+    ``admitted`` and ``in_breakout`` are the posting socket's view of the room, kept by the
+    consumer from the room's own frames (its entry state, then ``admit`` and ``breakouts``
+    controls): the same state that decides which frames the socket receives, so a socket
+    posts only where it reads. A participant posts to their breakout; a host to the main
+    room or to any open breakout.
+
+    One INSERT that also settles a repeated client_id, the publish once the row is
+    committed, and one UPDATE recording the seq. If the process dies after the INSERT, the
+    row has no seq and the client's re-send with the same client_id broadcasts it then."""
     if member.is_host:
-        if breakout is not None and breakout not in {int(number) for number in breakouts.values()}:
+        if breakout is not None and breakout not in await room_store.open_breakout_numbers(member.session_id):
             raise RoomActionError("no_such_breakout", "That breakout room is not open.")
+    elif not admitted:
+        raise RoomActionError("not_admitted", "You are in the waiting room.")
     else:
-        assigned = breakouts.get(str(member.user_id).encode())
-        breakout = int(assigned) if assigned is not None else None
+        breakout = in_breakout
     author = member.public()
     message = ChatMessage(
         session_id=member.session_id, user_id=member.user_id, client_id=client_id, text=text,
         breakout=breakout, sent_at=timezone.now(),
     )  # fmt: skip
-    if _insert_unless_repeated(message):
-        transaction.on_commit(lambda: _publish_chat(message, author))
-        return ChatOutcome()
-    stored = ChatMessage.objects.get(session_id=member.session_id, user_id=member.user_id, client_id=client_id)
-    if stored.seq is None:  # stored but never broadcast (the process died in between)
-        stored.seq = _publish_chat(stored, author)
-    return ChatOutcome(repeat={**chat_frame(stored, author), "seq": stored.seq})
-
-
-def _insert_unless_repeated(message: ChatMessage) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING on (session, user, client_id): True and the pk
-    set when stored now, False when that client_id was posted before (by any tab)."""
-    table = ChatMessage._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (session_id, user_id, client_id, text, breakout, sent_at) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, user_id, client_id) DO NOTHING RETURNING id",
-            [message.session_id, message.user_id, message.client_id, message.text, message.breakout, message.sent_at],
-        )
-        row = cursor.fetchone()
+    row = await async_db.execute(
+        _INSERT_CHAT, (message.session_id, message.user_id, client_id, text, breakout, message.sent_at)
+    )
     if row is None:
-        return False
+        return await db_task(_repeated_chat_message)(member=member, client_id=client_id, author=author)
     message.pk = row[0]
-    return True
+    frame = chat_frame(message, author)
+    seq = await room_store.publish_async(member.session_id, _chat_audience(message), frame)
+    if seq is None:  # Redis lost the counter: re-seed it above every stored seq
+        top = await async_db.execute(_TOP_CHAT_SEQ, (member.session_id,))
+        floor = top[0] if top is not None and top[0] is not None else 0
+        seq = await room_store.publish_async(member.session_id, _chat_audience(message), frame, seq_floor=floor)
+    await async_db.execute(_SET_CHAT_SEQ, (seq, message.pk))
+    return ChatOutcome()
+
+
+def _repeated_chat_message(*, member: RoomMember, client_id: str, author: dict[str, Any]) -> ChatOutcome:
+    stored = ChatMessage.objects.get(session_id=member.session_id, user_id=member.user_id, client_id=client_id)
+    if stored.seq is None:  # stored but never broadcast (the process or Redis failed in between)
+        _publish_chat(stored, author)  # the room, the sender included, gets it now: no echo too
+        return ChatOutcome()
+    return ChatOutcome(repeat={**chat_frame(stored, author), "seq": stored.seq})
 
 
 def set_hand(*, member: RoomMember, raised: bool) -> None:

@@ -14,15 +14,17 @@ small JSON object that changes socket state (admit, remove, end, breakouts).
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
 import orjson
+import redis.asyncio as aioredis
 from django.conf import settings
-from redis.commands.core import Script
+from redis.commands.core import AsyncScript, Script
 
-from server.redis_client import get_redis
+from server.redis_client import get_async_redis, get_redis
 
 # Keys expire a day after their last write, so a room forgotten by a crash cleans itself.
 KEY_TTL_SECONDS = 24 * 3600
@@ -158,6 +160,22 @@ def user_of(member_name: bytes | str) -> int:
     return int(text.split(":", 1)[0])
 
 
+def _publish_arguments(
+    session_id: int, audience: str, frame: dict[str, Any], control: dict[str, Any] | None, seq_floor: int | None
+) -> tuple[list[Any], list[Any]]:
+    """The _PUBLISH script's keys and arguments."""
+    keys = RoomKeys(session_id)
+    return [keys.seq, keys.log], [
+        orjson.dumps(frame)[:-1],
+        audience,
+        orjson.dumps(control).decode() if control else "",
+        channel_name(session_id),
+        settings.ROOM_LOG_LENGTH,
+        KEY_TTL_SECONDS,
+        "" if seq_floor is None else str(seq_floor),
+    ]
+
+
 def publish(
     session_id: int,
     audience: str,
@@ -167,21 +185,31 @@ def publish(
     seq_floor: int | None = None,
 ) -> int | None:
     """Broadcast one frame to a room; its seq, or None if the counter must be re-seeded."""
-    keys = RoomKeys(session_id)
-    head = orjson.dumps(frame)[:-1]
-    control_text = orjson.dumps(control).decode() if control else ""
-    seq = _script(_PUBLISH)(
-        keys=[keys.seq, keys.log],
-        args=[
-            head,
-            audience,
-            control_text,
-            channel_name(session_id),
-            settings.ROOM_LOG_LENGTH,
-            KEY_TTL_SECONDS,
-            "" if seq_floor is None else str(seq_floor),
-        ],
-    )
+    keys, args = _publish_arguments(session_id, audience, frame, control, seq_floor)
+    seq = _script(_PUBLISH)(keys=keys, args=args)
+    return None if seq is None else int(seq)
+
+
+async def open_breakout_numbers(session_id: int) -> set[int]:
+    """The room's open breakout rooms, on the event loop's client (redis-py retries a single
+    command on a connection that broke, as after a Redis restart)."""
+    assignments = await get_async_redis().hgetall(RoomKeys(session_id).breakouts)
+    return {int(number) for number in assignments.values()}
+
+
+_async_publish_scripts: weakref.WeakKeyDictionary[aioredis.Redis, AsyncScript] = weakref.WeakKeyDictionary()
+
+
+async def publish_async(
+    session_id: int, audience: str, frame: dict[str, Any], *, seq_floor: int | None = None
+) -> int | None:
+    """``publish`` on the event loop's own Redis client (the chat hot path)."""
+    client = get_async_redis()
+    script = _async_publish_scripts.get(client)
+    if script is None:
+        script = _async_publish_scripts[client] = client.register_script(_PUBLISH)
+    keys, args = _publish_arguments(session_id, audience, frame, None, seq_floor)
+    seq = await script(keys=keys, args=args)
     return None if seq is None else int(seq)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -23,7 +24,9 @@ from accounts.models import Consent, User
 from audit.models import AuditEntry
 from groups import services as group_services
 from groups.models import TherapyGroup
+from server import async_db, redis_client
 from server.asgi import application
+from server.redis_client import get_redis
 from sessions import room_services
 from sessions import services as session_services
 from sessions.models import AttendanceSegment, ChatMessage, RoomRemoval, RosterEntry, Session
@@ -640,6 +643,73 @@ async def test_repeated_client_id_is_stored_once_and_echoed_to_the_sender_only(c
     assert await b.silent()
     assert await lead.silent()
     assert len(await chat_rows(room.session)) == 1
+
+
+@database_sync_to_async
+def _cut_chat_database_connections() -> int:
+    """pg_terminate_backend every connection of the chat pool (server/async_db.py), as a
+    PostgreSQL restart would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+            [async_db.APPLICATION_NAME],
+        )
+        return int(cursor.fetchone()[0])
+
+
+@database_sync_to_async
+def _cut_chat_redis_connections() -> int:
+    """CLIENT KILL every connection of the event loop's Redis client (chat), as a Redis
+    restart would; the channel layer's and the room bus's connections stay."""
+    redis = get_redis()
+    ids = [client["id"] for client in redis.client_list() if client.get("name") == redis_client.ASYNC_CLIENT_NAME]
+    for client_id in ids:
+        redis.client_kill_filter(_id=client_id)
+    return len(ids)
+
+
+async def test_chat_goes_on_when_its_database_connections_break(clients: Clients) -> None:
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    a = await clients.join(p0, room.session)
+    b = await clients.join(p1, room.session)
+    await drain_all(a, b)
+    await a.send(chat("before", "c-1"))
+    await b.expect("chat.message", text="before")
+    assert await _cut_chat_database_connections() >= 1
+
+    await a.send(chat("after", "c-2"))
+    after = await b.expect("chat.message", text="after")
+    await a.expect("chat.message", text="after")
+    await a.send({"type": "ping"})
+    await a.expect("pong")
+    rows = await chat_rows(room.session)
+    assert [(row.text, row.seq) for row in rows] == [("before", after["seq"] - 1), ("after", after["seq"])]
+
+
+async def test_chat_lost_to_a_broken_redis_connection_is_posted_once_when_resent(clients: Clients) -> None:
+    """The publish is never retried blindly (Redis may have run it before the connection
+    broke): the sender gets an error frame, the line is stored without a seq, and the
+    client's re-send with the same client_id broadcasts it, once."""
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    a = await clients.join(p0, room.session)
+    b = await clients.join(p1, room.session)
+    await drain_all(a, b)
+    await a.send(chat("before", "c-1"))
+    first = await b.expect("chat.message", text="before")
+    await a.expect("chat.message", text="before")
+    assert await _cut_chat_redis_connections() >= 1
+
+    assert await error(a, chat("after", "c-2")) == "server_error"
+    assert await b.silent()
+    await a.send(chat("after", "c-2"))
+    after = await b.expect("chat.message", text="after")
+    assert await a.expect("chat.message", text="after") == after
+    assert after["seq"] == first["seq"] + 1
+    assert await b.silent(), "posted once"
+    rows = await chat_rows(room.session)
+    assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
 
 
 async def test_invalid_chat_frames_are_refused_and_the_socket_stays(clients: Clients) -> None:
