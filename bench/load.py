@@ -505,11 +505,13 @@ class _Worker:
                     return None
                 client = _Client(index, spec, ws)
                 client.reader = asyncio.create_task(self._read(client))
+                self.clients.append(client)  # in the keepalive's list while the others connect
                 ready = asyncio.create_task(client.ready.wait())
                 await asyncio.wait({ready, client.reader}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
                 if not client.ready.is_set():
                     ready.cancel()
                     failures[f"first_frame:{ws.close_code}"] += 1
+                    self.clients.remove(client)
                     await ws.close()
                     return None
                 ready.cancel()
@@ -517,7 +519,7 @@ class _Worker:
 
         opened = await asyncio.gather(*(one(len(self.clients) + i, spec) for i, spec in enumerate(specs)))
         fresh = [client for client in opened if client is not None]
-        self.clients.extend(fresh)
+        self.clients.sort(key=lambda client: client.index)  # spec order, as round-robin expects
         # Sockets that opened and were closed before this phase ended count as failures.
         for client in fresh:
             if client.ws.close_code is not None:
