@@ -668,29 +668,8 @@ def _cut_chat_redis_connections() -> int:
     return len(ids)
 
 
-async def test_chat_goes_on_when_its_database_connections_break(clients: Clients) -> None:
-    room = await open_room(admit_directly=True)
-    p0, p1 = room.participants[:2]
-    a = await clients.join(p0, room.session)
-    b = await clients.join(p1, room.session)
-    await drain_all(a, b)
-    await a.send(chat("before", "c-1"))
-    await b.expect("chat.message", text="before")
-    assert await _cut_chat_database_connections() >= 1
-
-    await a.send(chat("after", "c-2"))
-    after = await b.expect("chat.message", text="after")
-    await a.expect("chat.message", text="after")
-    await a.send({"type": "ping"})
-    await a.expect("pong")
-    rows = await chat_rows(room.session)
-    assert [(row.text, row.seq) for row in rows] == [("before", after["seq"] - 1), ("after", after["seq"])]
-
-
-async def test_chat_lost_to_a_broken_redis_connection_is_posted_once_when_resent(clients: Clients) -> None:
-    """The publish is never retried blindly (Redis may have run it before the connection
-    broke): the sender gets an error frame, the line is stored without a seq, and the
-    client's re-send with the same client_id broadcasts it, once."""
+async def _two_after_one_line(clients: Clients) -> tuple[OpenRoom, RoomClient, RoomClient, dict[str, Any]]:
+    """A room where participant ``a`` has posted "before" and ``b`` and ``a`` got it."""
     room = await open_room(admit_directly=True)
     p0, p1 = room.participants[:2]
     a = await clients.join(p0, room.session)
@@ -699,6 +678,28 @@ async def test_chat_lost_to_a_broken_redis_connection_is_posted_once_when_resent
     await a.send(chat("before", "c-1"))
     first = await b.expect("chat.message", text="before")
     await a.expect("chat.message", text="before")
+    return room, a, b, first
+
+
+async def test_chat_goes_on_when_its_database_connections_break(clients: Clients) -> None:
+    room, a, b, first = await _two_after_one_line(clients)
+    assert await _cut_chat_database_connections() >= 1
+
+    await a.send(chat("after", "c-2"))
+    after = await b.expect("chat.message", text="after")
+    await a.expect("chat.message", text="after")
+    await a.send({"type": "ping"})
+    await a.expect("pong")
+    rows = await chat_rows(room.session)
+    assert after["seq"] == first["seq"] + 1
+    assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
+
+
+async def test_chat_lost_to_a_broken_redis_connection_is_posted_once_when_resent(clients: Clients) -> None:
+    """The publish is never retried blindly (Redis may have run it before the connection
+    broke): the sender gets an error frame, the line is stored without a seq, and the
+    client's re-send with the same client_id broadcasts it, once."""
+    room, a, b, first = await _two_after_one_line(clients)
     assert await _cut_chat_redis_connections() >= 1
 
     assert await error(a, chat("after", "c-2")) == "server_error"
