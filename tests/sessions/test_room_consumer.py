@@ -618,10 +618,13 @@ async def test_chat_message_fields_and_seq_step_by_one(clients: Clients) -> None
     (row,) = await chat_rows(room.session)
     assert (row.pk, row.seq, row.text, row.user_id) == (frame["id"], frame["seq"], "hello room", p0.pk)
 
+    # Across frame types too (one after the other: two senders' frames may publish in
+    # either order, and each takes the next number when it does).
     await a.send({"type": "hand.raise"})
+    raised = await lead.expect("hand.raised")
     await b.send(chat("second", "c-2"))
-    seen = [await lead.expect("hand.raised"), await lead.expect("chat.message")]
-    assert [f["seq"] for f in seen] == [frame["seq"] + 1, frame["seq"] + 2]
+    second = await lead.expect("chat.message")
+    assert [raised["seq"], second["seq"]] == [frame["seq"] + 1, frame["seq"] + 2]
 
 
 async def test_repeated_client_id_is_stored_once_and_echoed_to_the_sender_only(clients: Clients) -> None:
