@@ -18,6 +18,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
+from redis import exceptions as redis_exceptions
 
 from accounts import services as account_services
 from accounts.models import Consent, User
@@ -27,7 +28,7 @@ from groups.models import TherapyGroup
 from server import async_db, redis_client
 from server.asgi import application
 from server.redis_client import get_redis
-from sessions import room_services
+from sessions import room_services, room_store
 from sessions import services as session_services
 from sessions.models import AttendanceSegment, ChatMessage, RoomRemoval, RosterEntry, Session
 from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory, make_session
@@ -698,20 +699,51 @@ async def test_chat_goes_on_when_its_database_connections_break(clients: Clients
     assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
 
 
-async def test_chat_lost_to_a_broken_redis_connection_is_posted_once_when_resent(clients: Clients) -> None:
-    """The publish is never retried blindly (Redis may have run it before the connection
-    broke): the sender gets an error frame, the line is stored without a seq, and the
-    client's re-send with the same client_id broadcasts it, once."""
+async def test_chat_goes_on_when_its_redis_connections_break(clients: Clients) -> None:
+    """Whether the client library notices the dead connection before sending (it does on
+    a unix socket) or only after (the sender then gets an error frame and re-sends with
+    the same client_id), the line reaches the room exactly once."""
     room, a, b, first = await _two_after_one_line(clients)
     assert await _cut_chat_redis_connections() >= 1
 
+    await a.send(chat("after", "c-2"))
+    reply = await a.next()
+    if reply["type"] == "error":
+        assert reply["code"] == "server_error"
+        await a.send(chat("after", "c-2"))
+        reply = await a.expect("chat.message", text="after")
+    after = await b.expect("chat.message", text="after")
+    assert reply == after
+    assert after["seq"] == first["seq"] + 1
+    assert await a.silent() and await b.silent(), "posted once"
+    rows = await chat_rows(room.session)
+    assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
+
+
+async def test_chat_stored_but_not_broadcast_is_broadcast_once_when_resent(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publish is never retried blindly (Redis may have run it before the connection
+    broke): the sender gets an error frame, the line is stored without a seq, and the
+    client's re-send with the same client_id broadcasts it to the room, the sender
+    included, once (no second echo)."""
+    room, a, b, first = await _two_after_one_line(clients)
+    publish = room_store.publish_async
+
+    async def broken_once(*args: Any, **kwargs: Any) -> int | None:
+        monkeypatch.setattr(room_store, "publish_async", publish)
+        raise redis_exceptions.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(room_store, "publish_async", broken_once)
     assert await error(a, chat("after", "c-2")) == "server_error"
     assert await b.silent()
+    assert [(row.text, row.seq) for row in await chat_rows(room.session)] == [("before", first["seq"]), ("after", None)]
+
     await a.send(chat("after", "c-2"))
     after = await b.expect("chat.message", text="after")
     assert await a.expect("chat.message", text="after") == after
     assert after["seq"] == first["seq"] + 1
-    assert await b.silent(), "posted once"
+    assert await a.silent() and await b.silent(), "posted once"
     rows = await chat_rows(room.session)
     assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
 
