@@ -15,8 +15,6 @@ one loop per test and close it with ``close_pools()``).
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,7 +24,7 @@ from django.conf import settings
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool] = weakref.WeakKeyDictionary()
+from server.loop_local import LoopLocal
 
 # Django's keys that are not psycopg connection parameters (its sync cursor class and
 # adapter map) are left out; the values we bind are plain ints, text and aware datetimes.
@@ -43,27 +41,25 @@ def _connection_kwargs() -> dict[str, Any]:
     return kwargs
 
 
-def _pool() -> AsyncConnectionPool:
-    loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
-    if pool is None:
-        pool = AsyncConnectionPool(
-            kwargs=_connection_kwargs(),
-            min_size=1,
-            max_size=settings.DB_ASYNC_POOL_SIZE,
-            timeout=settings.DB_POOL_TIMEOUT,
-            max_lifetime=settings.DB_POOL_MAX_LIFETIME,
-            open=False,
-            name="iop-async",
-        )
-        _pools[loop] = pool
-    return pool
+def _new_pool() -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        kwargs=_connection_kwargs(),
+        min_size=1,
+        max_size=settings.DB_ASYNC_POOL_SIZE,
+        timeout=settings.DB_POOL_TIMEOUT,
+        max_lifetime=settings.DB_POOL_MAX_LIFETIME,
+        open=False,
+        name="iop-async",
+    )
+
+
+_pools = LoopLocal(_new_pool)
 
 
 @asynccontextmanager
 async def connection() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """A pooled autocommit connection of this event loop."""
-    pool = _pool()
+    pool = _pools.get()
     if pool.closed:
         await pool.open(wait=False)
     async with pool.connection() as conn:
@@ -84,12 +80,12 @@ async def execute(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
                 raise
             # The pool drops the connection that failed; after a server restart its idle
             # ones are dead too: check them all before the retry takes one.
-            await _pool().check()
+            await _pools.get().check()
     raise AssertionError("unreachable")
 
 
 async def close_pools() -> None:
     """Close this loop's pool (end of a test, or of a process that owns its loop)."""
-    pool = _pools.pop(asyncio.get_running_loop(), None)
+    pool = _pools.pop()
     if pool is not None and not pool.closed:
         await pool.close()

@@ -3,13 +3,13 @@ and one asyncio client per event loop for the websocket hot path (chat)."""
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from functools import lru_cache
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+
+from server.loop_local import LoopLocal
 
 
 def _client_options() -> dict[str, object]:
@@ -26,27 +26,24 @@ def get_redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, **_client_options())
 
 
-# asyncio connections belong to the loop that made them: one client per loop (a server
-# process has one; tests run one loop per test and close theirs with close_async_redis).
 # How these connections show in CLIENT LIST.
 ASYNC_CLIENT_NAME = "iop-ws-chat"
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+
+def _new_async_client() -> aioredis.Redis:
+    return aioredis.Redis.from_url(settings.REDIS_URL, client_name=ASYNC_CLIENT_NAME, **_client_options())  # type: ignore[arg-type]
+
+
+# One client per event loop (server/loop_local.py): its connections belong to that loop.
+_async_clients = LoopLocal(_new_async_client)
 
 
 def get_async_redis() -> aioredis.Redis:
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = _async_clients[loop] = aioredis.Redis.from_url(
-            settings.REDIS_URL,
-            client_name=ASYNC_CLIENT_NAME,
-            **_client_options(),  # type: ignore[arg-type]
-        )
-    return client
+    return _async_clients.get()
 
 
 async def close_async_redis() -> None:
-    client = _async_clients.pop(asyncio.get_running_loop(), None)
+    client = _async_clients.pop()
     if client is not None:
         await client.aclose()
 
@@ -54,6 +51,6 @@ async def close_async_redis() -> None:
 async def drop_async_redis_connections() -> None:
     """After Redis restarted, this loop's pooled connections are dead: the next command
     should open a new one rather than fail on an old one."""
-    client = _async_clients.get(asyncio.get_running_loop())
+    client = _async_clients.peek()
     if client is not None:
         await client.connection_pool.disconnect()

@@ -23,6 +23,7 @@ from django.db import connections
 
 from accounts.models import User
 from accounts.services import consume_realtime_ticket
+from server import async_db, redis_client
 
 MAX_FRAME_BYTES = 64 * 1024
 # Past this many refused frames (too large, too fast, malformed) in a minute, close 4429.
@@ -187,7 +188,5 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 async def close_loop_clients() -> None:
     """Close the event loop's own async clients (chat's PostgreSQL pool and Redis client):
     tests call it as each test's loop ends; a server process keeps them for its lifetime."""
-    from server import async_db, redis_client
-
     await async_db.close_pools()
     await redis_client.close_async_redis()

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -28,6 +27,7 @@ from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from server.loop_local import LoopLocal
 from server.redis_client import drop_async_redis_connections
 from server.ws import db_task
 from sessions import room_services, room_store
@@ -193,13 +193,9 @@ class RoomHub:
                 log.warning("room heartbeat failed", exc_info=True)
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomHub] = weakref.WeakKeyDictionary()
+_hubs = LoopLocal(RoomHub)
 
 
 def hub() -> RoomHub:
     """The hub of this process's event loop (tests run one loop per test)."""
-    loop = asyncio.get_running_loop()
-    found = _hubs.get(loop)
-    if found is None:
-        found = _hubs[loop] = RoomHub()
-    return found
+    return _hubs.get()
