@@ -218,6 +218,8 @@ ROOM_GRACE_SECONDS = env_float("ROOM_GRACE_SECONDS", 120.0)
 # Frames kept per room in Redis for `resume`; older gaps are served from PostgreSQL.
 ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
 CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 4000)
+# Chat rows get their broadcast seq written in batches this often (sessions/chat_seqs.py).
+CHAT_SEQ_FLUSH_SECONDS = env_float("CHAT_SEQ_FLUSH_SECONDS", 0.05)
 
 # A session is `open` from this many minutes before it starts until it ends.
 SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)

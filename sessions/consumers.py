@@ -32,7 +32,7 @@ from server.ws import (
     query_params,
     user_for_ticket,
 )
-from sessions import frames, room_hub, room_services, room_store
+from sessions import chat_seqs, frames, room_hub, room_services, room_store
 from sessions.room_services import RoomActionError, RoomMember, RoomRefused
 from sessions.room_store import LogEntry
 
@@ -204,18 +204,32 @@ class SessionRoomConsumer(RealtimeConsumer):
         await self.resync("too_far_behind", since=last_seq)
 
     async def resync(self, reason: str, since: int | None = None) -> None:
+        """A ``resync``, a fresh room.state and, after ``since``, the chat this socket may
+        see: from the database up to where the room's log begins, then from the log.
+        Newest rows may not have their seq written yet (sessions/chat_seqs.py), but the
+        log always holds them."""
         assert self.member is not None
         await self.send_frame({"type": "resync", "reason": reason})
         state = await db_task(room_services.room_state)(member=self.member)
         self.state_seq = state["seq"]
         self.breakout = state["you"]["breakout"]
         await self.send_frame(state)
-        if since is not None and self.admitted:
-            history = await db_task(room_services.chat_history)(
-                member=self.member, after_seq=since, up_to_seq=self.state_seq, limit=RESUME_FROM_DATABASE_LIMIT
-            )
-            for frame in history:
-                await self.send_frame(frame)
+        if since is None or not self.admitted:
+            return
+        log = await db_task(room_store.log_entries)(self.session_id)
+        logged_from = log[0].seq if log else self.state_seq + 1
+        await chat_seqs.recorder().flush()  # this process's unwritten seqs, before reading
+        history = await db_task(room_services.chat_history)(
+            member=self.member,
+            after_seq=since,
+            up_to_seq=min(self.state_seq, logged_from - 1),
+            limit=RESUME_FROM_DATABASE_LIMIT,
+        )
+        for frame in history:
+            await self.send_frame(frame)
+        for entry in log:
+            if since < entry.seq <= self.state_seq and entry.is_chat and self.wants(entry.audience):
+                await self.send(entry.frame_text)
 
     # Called by the RoomHub ------------------------------------------------------------------
 

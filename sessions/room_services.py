@@ -27,7 +27,7 @@ from audit.services import record
 from server import async_db
 from server.redis_client import get_redis
 from server.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task
-from sessions import room_store
+from sessions import chat_seqs, room_store
 from sessions.models import (
     AttendanceSegment,
     ChatMessage,
@@ -620,18 +620,26 @@ async def post_chat_message(
     frame = chat_frame(message, author)
     seq = await room_store.publish_async(member.session_id, _chat_audience(message), frame)
     if seq is None:  # Redis lost the counter: re-seed it above every stored seq
+        await chat_seqs.recorder().flush()
         top = await async_db.execute(_TOP_CHAT_SEQ, (member.session_id,))
         floor = top[0] if top is not None and top[0] is not None else 0
         seq = await room_store.publish_async(member.session_id, _chat_audience(message), frame, seq_floor=floor)
-    await async_db.execute(_SET_CHAT_SEQ, (seq, message.pk))
+        assert seq is not None  # given a floor, the script always sets the counter
+    chat_seqs.recorder().record(message.pk, seq)
     return ChatOutcome()
 
 
 def _repeated_chat_message(*, member: RoomMember, client_id: str, author: dict[str, Any]) -> ChatOutcome:
     stored = ChatMessage.objects.get(session_id=member.session_id, user_id=member.user_id, client_id=client_id)
-    if stored.seq is None:  # stored but never broadcast (the process or Redis failed in between)
-        _publish_chat(stored, author)  # the room, the sender included, gets it now: no echo too
-        return ChatOutcome()
+    if stored.seq is None:
+        # Broadcast, but its seq not written yet (chat_seqs batches it, or the process
+        # died holding it): the room's log has it. Else never broadcast (the process or
+        # Redis failed in between): the room, the sender included, gets it now, no echo.
+        stored.seq = room_store.logged_chat_seq(member.session_id, stored.pk)
+        if stored.seq is None:
+            _publish_chat(stored, author)
+            return ChatOutcome()
+        ChatMessage.objects.filter(pk=stored.pk, seq__isnull=True).update(seq=stored.seq)
     return ChatOutcome(repeat={**chat_frame(stored, author), "seq": stored.seq})
 
 

@@ -225,6 +225,14 @@ class LogEntry:
     control: dict[str, Any] | None
     frame_text: str
 
+    @property
+    def is_chat(self) -> bool:
+        return self.frame_text.startswith(_CHAT_FRAME_START)
+
+
+# Frames are encoded with orjson, which keeps the key order: "type" first.
+_CHAT_FRAME_START = '{"type":"chat.message",'
+
 
 def parse_entry(raw: bytes | str) -> LogEntry:
     text = raw.decode() if isinstance(raw, bytes) else raw
@@ -235,6 +243,18 @@ def parse_entry(raw: bytes | str) -> LogEntry:
 
 def log_entries(session_id: int) -> list[LogEntry]:
     return [parse_entry(raw) for raw in get_redis().lrange(RoomKeys(session_id).log, 0, -1)]
+
+
+def logged_chat_seq(session_id: int, message_id: int) -> int | None:
+    """The seq of chat message ``message_id`` if the room's log holds its broadcast."""
+    marker = f'"id":{message_id},'.encode()
+    for raw in get_redis().lrange(RoomKeys(session_id).log, 0, -1):
+        if marker not in raw:  # most entries: no need to parse them
+            continue
+        entry = parse_entry(raw)
+        if entry.is_chat and orjson.loads(entry.frame_text)["id"] == message_id:
+            return entry.seq
+    return None
 
 
 def add_connection(session_id: int, user_id: int, conn_id: str) -> bool:

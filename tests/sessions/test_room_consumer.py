@@ -28,7 +28,7 @@ from groups.models import TherapyGroup
 from server import async_db, redis_client
 from server.asgi import application
 from server.redis_client import get_redis
-from sessions import room_services, room_store
+from sessions import chat_seqs, room_services, room_store
 from sessions import services as session_services
 from sessions.models import AttendanceSegment, ChatMessage, RoomRemoval, RosterEntry, Session
 from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory, make_session
@@ -139,8 +139,15 @@ def open_segments(session: Session) -> int:
 
 
 @database_sync_to_async
-def chat_rows(session: Session) -> list[ChatMessage]:
+def stored_chat(session: Session) -> list[ChatMessage]:
     return list(ChatMessage.objects.filter(session=session).order_by("pk"))
+
+
+async def chat_rows(session: Session) -> list[ChatMessage]:
+    """The session's chat rows, with every seq queued so far written (they are written in
+    batches: sessions/chat_seqs.py)."""
+    await chat_seqs.recorder().flush()
+    return await stored_chat(session)
 
 
 @database_sync_to_async
@@ -612,12 +619,16 @@ async def test_chat_message_fields_and_seq_step_by_one(clients: Clients) -> None
     assert datetime.fromisoformat(frame["sent_at"]).tzinfo is not None
     assert await a.expect("chat.message") == frame
     assert await b.expect("chat.message") == frame
-    # The seq is written after the broadcast; a socket's frames are handled one at a time,
-    # so once the sender's next frame is answered the row is complete.
-    await a.send({"type": "ping"})
-    await a.expect("pong")
-    (row,) = await chat_rows(room.session)
-    assert (row.pk, row.seq, row.text, row.user_id) == (frame["id"], frame["seq"], "hello room", p0.pk)
+    # The row is stored before the broadcast; its seq is written after it, in a batch
+    # within CHAT_SEQ_FLUSH_SECONDS.
+    (row,) = await stored_chat(room.session)
+    assert (row.pk, row.text, row.user_id) == (frame["id"], "hello room", p0.pk)
+    for _ in range(100):
+        (row,) = await stored_chat(room.session)
+        if row.seq is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert row.seq == frame["seq"]
 
     # Across frame types too (one after the other: two senders' frames may publish in
     # either order, and each takes the next number when it does).
@@ -692,8 +703,6 @@ async def test_chat_goes_on_when_its_database_connections_break(clients: Clients
     await a.send(chat("after", "c-2"))
     after = await b.expect("chat.message", text="after")
     await a.expect("chat.message", text="after")
-    await a.send({"type": "ping"})
-    await a.expect("pong")
     rows = await chat_rows(room.session)
     assert after["seq"] == first["seq"] + 1
     assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
@@ -744,6 +753,27 @@ async def test_chat_stored_but_not_broadcast_is_broadcast_once_when_resent(
     assert await a.expect("chat.message", text="after") == after
     assert after["seq"] == first["seq"] + 1
     assert await a.silent() and await b.silent(), "posted once"
+    rows = await chat_rows(room.session)
+    assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
+
+
+async def test_chat_resent_before_its_seq_was_written_is_echoed_not_posted_again(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seq of a broadcast line is written in a batch; if the process dies holding
+    the batch, the row has no seq. A re-send with the same client_id (the sender never
+    saw its echo) finds the broadcast in the room's log: the sender gets it, with its
+    seq, the room does not get it twice, and the row gets its seq."""
+    room, a, b, first = await _two_after_one_line(clients)
+    monkeypatch.setattr(chat_seqs.SeqRecorder, "record", lambda self, message_id, seq: None)
+    await a.send(chat("after", "c-2"))
+    after = await b.expect("chat.message", text="after")
+    assert await a.expect("chat.message", text="after") == after
+    assert [(row.text, row.seq) for row in await chat_rows(room.session)] == [("before", first["seq"]), ("after", None)]
+
+    await a.send(chat("after", "c-2"))
+    assert await a.next() == after
+    assert await b.silent(), "posted once"
     rows = await chat_rows(room.session)
     assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
 
@@ -838,6 +868,36 @@ async def test_resume_past_the_trimmed_log_resyncs_from_the_database(clients: Cl
     assert replayed[0] == {"type": "resync", "reason": "too_far_behind"}
     assert replayed[1]["type"] == "room.state"
     assert replayed[1]["seq"] >= state(a)["seq"]
+    assert replayed[2:] == sent
+
+
+async def test_resync_serves_lines_whose_seq_is_not_written_yet_from_the_log(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seqs are written in batches, so the newest rows may have none yet (another
+    process holds them): a resync takes the chat the log still has from the log."""
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    # The log ends up holding "missed 1", "missed 2" and A's second join.
+    with override_settings(ROOM_LOG_LENGTH=3):
+        a = await clients.join(p0, room.session)
+        b = await clients.join(p1, room.session)
+        last_seen = (await a.expect("presence.joined"))["seq"]
+        await a.leave()
+        await b.expect("presence.left")
+        await b.send(chat("missed 0", "m-0"))
+        sent = [await b.expect("chat.message")]
+        await chat_rows(room.session)  # its seq is written
+        monkeypatch.setattr(chat_seqs.SeqRecorder, "record", lambda self, message_id, seq: None)
+        for index in (1, 2):
+            await b.send(chat(f"missed {index}", f"m-{index}"))
+            sent.append(await b.expect("chat.message"))
+        assert [row.seq for row in await chat_rows(room.session)] == [sent[0]["seq"], None, None]
+        a = await clients.join(p0, room.session)
+        await a.send({"type": "resume", "last_seq": last_seen})
+        replayed = await drain(a)
+    assert replayed[0] == {"type": "resync", "reason": "too_far_behind"}
+    assert replayed[1]["type"] == "room.state"
     assert replayed[2:] == sent
 
 

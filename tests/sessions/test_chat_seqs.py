@@ -1,0 +1,105 @@
+"""sessions/chat_seqs.py: chat rows get their broadcast seq in batches, and a batch that
+cannot be written is kept, not lost."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+import pytest
+from channels.db import database_sync_to_async
+from django.test import override_settings
+from django.utils import timezone
+
+from server import async_db
+from sessions import chat_seqs
+from sessions.models import ChatMessage
+from tests.factories import UserFactory, make_session
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@database_sync_to_async
+def _three_rows() -> list[int]:
+    session = make_session(kind="individual")
+    user = UserFactory.create()
+    return [
+        ChatMessage.objects.create(
+            session=session, user=user, client_id=f"c-{n}", text=f"line {n}", sent_at=timezone.now()
+        ).pk
+        for n in range(3)
+    ]
+
+
+@database_sync_to_async
+def _seqs(ids: list[int]) -> list[int | None]:
+    by_id = dict(ChatMessage.objects.filter(pk__in=ids).values_list("pk", "seq"))
+    return [by_id[pk] for pk in ids]
+
+
+async def test_seqs_queued_together_are_written_in_one_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = await _three_rows()
+    statements: list[str] = []
+    execute = async_db.execute
+
+    async def counting(sql: str, params: tuple[Any, ...]) -> Any:
+        statements.append(sql)
+        return await execute(sql, params)
+
+    monkeypatch.setattr(async_db, "execute", counting)
+    recorder = chat_seqs.recorder()
+    for seq, pk in enumerate(ids, start=10):
+        recorder.record(pk, seq)
+    assert await _seqs(ids) == [None, None, None]  # not before the batch is due
+    await recorder.flush()
+    assert await _seqs(ids) == [10, 11, 12]
+    assert len(statements) == 1
+    assert recorder.pending == {}
+
+
+@override_settings(CHAT_SEQ_FLUSH_SECONDS=0.01)
+async def test_the_batch_is_written_on_its_own_without_a_flush() -> None:
+    ids = await _three_rows()
+    recorder = chat_seqs.recorder()
+    recorder.record(ids[0], 5)
+    recorder.record(ids[1], 6)
+    for _ in range(100):
+        if await _seqs(ids) == [5, 6, None]:
+            break
+        await asyncio.sleep(0.01)
+    assert await _seqs(ids) == [5, 6, None]
+
+
+async def test_a_batch_that_fails_is_kept_and_written_next_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = await _three_rows()
+    execute = async_db.execute
+
+    async def down_once(sql: str, params: tuple[Any, ...]) -> Any:
+        monkeypatch.setattr(async_db, "execute", execute)
+        raise psycopg.OperationalError("the database is restarting")
+
+    monkeypatch.setattr(async_db, "execute", down_once)
+    recorder = chat_seqs.recorder()
+    recorder.record(ids[0], 1)
+    recorder.record(ids[1], 2)
+    assert await recorder.flush() is False
+    assert await _seqs(ids) == [None, None, None]
+    recorder.record(ids[2], 3)
+    assert await recorder.flush() is True
+    assert await _seqs(ids) == [1, 2, 3]
+
+
+async def test_unwritten_seqs_are_capped_oldest_dropped_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chat_seqs, "MAX_PENDING", 2)
+
+    async def down(sql: str, params: tuple[Any, ...]) -> Any:
+        raise psycopg.OperationalError("the database is down")
+
+    monkeypatch.setattr(async_db, "execute", down)
+    recorder = chat_seqs.recorder()
+    for message_id in (101, 102, 103):
+        recorder.pending[message_id] = message_id
+    assert await recorder.flush() is False
+    assert recorder.pending == {102: 102, 103: 103}
+    recorder.pending.clear()
