@@ -139,6 +139,7 @@ class ChatResult:
     send_lag: Latency
     errors: dict[str, int]
     closed: int
+    sockets_open: int  # when the phase began
     generator_cpu_s: float
 
     @property
@@ -246,7 +247,11 @@ class LoadPool:
         sent_per_room: Counter[str] = Counter()
         for result in sends:
             sent_per_room.update(result["sent_per_room"])
-        expected = [sum(sent_per_room[room] * count for room, count in members.items()) for members in self._members]
+        # Deliveries are expected on the sockets open when the phase began: one closed in an
+        # earlier phase was counted as that phase's failure, not as every later phase's loss.
+        expected = [
+            sum(sent_per_room[room] * count for room, count in result["open_per_room"].items()) for result in sends
+        ]
         collected = self._call("chat_collect", [{"expected": want, "max_wait": max_drain} for want in expected])
         errors: Counter[str] = Counter()
         for result in (*sends, *collected):
@@ -265,6 +270,7 @@ class LoadPool:
             send_lag=Latency(_concat(result["lags_us"] for result in sends)),
             errors=dict(errors),
             closed=sum(result["closed"] for result in collected),
+            sockets_open=sum(sum(result["open_per_room"].values()) for result in sends),
             generator_cpu_s=round(sum(r["cpu_s"] for r in sends) + sum(r["cpu_s"] for r in collected), 3),
         )
 
@@ -629,6 +635,7 @@ class _Worker:
             client.seen_seqs = set()
             client.last_seq = -1
         clients = self.clients
+        open_per_room = Counter(client.spec.room for client in clients if client.ws.close_code is None)
         sent_per_room: Counter[str] = Counter()
         prefix = f"{tag}:{self.worker_id}"
 
@@ -647,6 +654,7 @@ class _Worker:
         return {
             "sent": sum(sent_per_room.values()),
             "sent_per_room": dict(sent_per_room),
+            "open_per_room": dict(open_per_room),
             "lags_us": lags,
             "errors": dict(self.errors),
             "cpu_s": time.process_time() - cpu0,

@@ -9,15 +9,18 @@ floor: one bare process with in-memory rooms (no Redis at all), figures ``s2_flo
 1. Peak: a short step search (doubling, then bisecting) for the highest total chat.send
    rate a server sustains: zero loss, zero duplicates, no socket closed, p99 <= 1 s.
    Done for the project and, the same way, for the baseline.
-2. At half the project's peak, the same offered load against both: deliveries/s, p50/p99,
-   loss, duplicates.
+2. At half the project's peak, the same offered load against both, in HALF_WINDOWS
+   windows: deliveries/s, p50/p99 (of the window with the median p99), loss and
+   duplicates (over all windows). The baseline measures it before its own search, with
+   every socket still open (a failed search step closes some of the baseline's sockets).
 Targets: peak deliveries/s ratio >= 0.30; p99 ratio <= 2.0 at half the project's peak; zero
 loss and zero duplicates for the project there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench import fixtures, servers
@@ -32,6 +35,10 @@ P99_AT_MOST = 2.0
 MAX_RATE = 12800.0  # chat.send per second in total; past this the generator is the limit
 PROJECT_PROCESSES = 2
 BARE_PROCESSES = 2
+# The half-peak load is measured in this many windows of `final_seconds`: on a shared
+# 2-core machine one window's p99 is often set by a burst of outside noise (CPU steal,
+# disk writeback), and the median window is the steadier figure. Every window is reported.
+HALF_WINDOWS = 3
 
 
 @dataclass
@@ -61,7 +68,8 @@ def _step(pool: LoadPool, rate: float, seconds: float, search: Search) -> bool:
     ok = result.sustained(P99_LIMIT_MS)
     search.steps.append(
         f"{rate:g}/s:{'ok' if ok else 'fail'}"
-        f"(p99={result.latency.ms(99)}ms,lost={result.lost},dup={result.duplicates},closed={result.closed})"
+        f"(p99={result.latency.ms(99)}ms,lost={result.lost},dup={result.duplicates},closed={result.closed}"
+        f",open={result.sockets_open})"
     )
     if ok and (search.peak_rate is None or rate > search.peak_rate):
         search.peak_rate, search.peak = rate, result
@@ -105,8 +113,31 @@ def find_peak(pool: LoadPool, start: float, sizing: Sizing) -> Search:
 class RoomsRun:
     connect: ConnectResult
     search: Search
-    half: ChatResult | None = None
+    windows: list[ChatResult] = field(default_factory=list)
     half_cpu_pct: float = 0.0
+
+    @property
+    def half(self) -> ChatResult | None:
+        """The half-peak window with the median p99."""
+        if not self.windows:
+            return None
+        ranked = sorted(self.windows, key=lambda window: window.latency.ms(99) or 0.0)
+        return ranked[len(ranked) // 2]
+
+    def total(self, count: Callable[[ChatResult], int]) -> int:
+        return sum(count(window) for window in self.windows)
+
+
+def _measure_half(
+    pool: LoadPool, group: Sequence[servers.ServerProcess], rate: float, sizing: Sizing
+) -> tuple[list[ChatResult], float]:
+    """HALF_WINDOWS windows at ``rate``, and the servers' CPU % over them."""
+    windows = []
+    with CpuMeter(group) as cpu:
+        for _ in range(HALF_WINDOWS):
+            pool.settle(0.5, 10)
+            windows.append(pool.chat(rate, sizing.final_seconds, max_drain=10))
+    return windows, cpu.percent
 
 
 def _measure(
@@ -123,15 +154,13 @@ def _measure(
             raise RuntimeError(f"no socket connected: {connected.failures}")
         pool.settle(0.5, 10)  # presence frames of the joins
         pool.chat(start_rate / 2, 1.0)  # warm-up: connections, caches, query plans
+        half: tuple[list[ChatResult], float] = ([], 0.0)
+        if half_rate:  # known in advance: measured while every socket is open
+            half = _measure_half(pool, group, half_rate, sizing)
         search = find_peak(pool, start_rate, sizing)
-        run = RoomsRun(connected, search)
-        rate = half_rate if half_rate is not None else (search.peak_rate or 0) / 2
-        if rate > 0:
-            pool.settle(0.5, 10)
-            with CpuMeter(group) as cpu:
-                run.half = pool.chat(rate, sizing.final_seconds, max_drain=10)
-            run.half_cpu_pct = cpu.percent
-        return run
+        if not half_rate and search.peak_rate:
+            half = _measure_half(pool, group, search.peak_rate / 2, sizing)
+        return RoomsRun(connected, search, *half)
 
 
 def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
@@ -147,16 +176,21 @@ def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
     figures[f"s2_{side}_search_steps"] = " ".join(run.search.steps)
     half = run.half
     if half is not None:
-        figures[f"s2_{side}_half_sent"] = half.sent
-        figures[f"s2_{side}_half_expected"] = half.expected
-        figures[f"s2_{side}_half_seq_duplicates"] = half.seq_duplicates
-        figures[f"s2_{side}_half_out_of_order"] = half.out_of_order
-        figures[f"s2_{side}_half_late_from_earlier_steps"] = half.stale
+        figures[f"s2_{side}_half_windows_p99_ms"] = " ".join(str(w.latency.ms(99)) for w in run.windows)
+        figures[f"s2_{side}_half_windows_p50_ms"] = " ".join(str(w.latency.ms(50)) for w in run.windows)
+        figures[f"s2_{side}_half_sent"] = run.total(lambda w: w.sent)
+        figures[f"s2_{side}_half_expected"] = run.total(lambda w: w.expected)
+        figures[f"s2_{side}_half_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
+        figures[f"s2_{side}_half_out_of_order"] = run.total(lambda w: w.out_of_order)
+        figures[f"s2_{side}_half_late_from_earlier_steps"] = run.total(lambda w: w.stale)
         figures[f"s2_{side}_half_send_lag_p99_ms"] = half.send_lag.ms(99)
         figures[f"s2_{side}_half_server_cpu_pct"] = run.half_cpu_pct
-        figures[f"s2_{side}_half_generator_cpu_s"] = half.generator_cpu_s
-        if half.errors:
-            figures[f"s2_{side}_half_errors"] = str(half.errors)
+        figures[f"s2_{side}_half_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
+        errors: Counter[str] = Counter()
+        for window in run.windows:
+            errors.update(window.errors)
+        if errors:
+            figures[f"s2_{side}_half_errors"] = str(dict(errors))
 
 
 def run(quick: bool = False) -> Figures:
@@ -235,18 +269,19 @@ def run(quick: bool = False) -> Figures:
         b_half.latency if b_half else None,
         p99_at_most=P99_AT_MOST,
     )
-    compare(figures, "s2_half_lost", p_half.lost if p_half else None, b_half.lost if b_half else None)
-    target(figures, "s2_half_lost", p_half.lost == 0 if p_half else None, "project loses nothing")
-    compare(
-        figures,
-        "s2_half_duplicates",
-        p_half.duplicates if p_half else None,
-        b_half.duplicates if b_half else None,
-    )
+
+    def over_windows(run: RoomsRun | None, count: Callable[[ChatResult], int]) -> int | None:
+        return run.total(count) if run and run.windows else None
+
+    p_lost, b_lost = over_windows(project, lambda w: w.lost), over_windows(bare, lambda w: w.lost)
+    compare(figures, "s2_half_lost", p_lost, b_lost)
+    target(figures, "s2_half_lost", p_lost == 0 if p_lost is not None else None, "project loses nothing")
+    p_dups, b_dups = over_windows(project, lambda w: w.duplicates), over_windows(bare, lambda w: w.duplicates)
+    compare(figures, "s2_half_duplicates", p_dups, b_dups)
     target(
         figures,
         "s2_half_duplicates",
-        p_half.duplicates == 0 if p_half else None,
+        p_dups == 0 if p_dups is not None else None,
         "project delivers nothing twice",
     )
     compare(figures, "s2_floor_peak_deliveries_per_s", peak_deliveries(project), peak_deliveries(floor), digits=1)
