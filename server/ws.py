@@ -14,6 +14,8 @@ from urllib.parse import parse_qs
 
 import orjson
 from asgiref.sync import SyncToAsync
+from autobahn.websocket.protocol import PreparedMessage
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -137,6 +139,31 @@ def dumps(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
+class BroadcastFrame:
+    """One frame going to many local sockets (a room broadcast): encoded and framed for
+    the wire once, on first use, instead of once per socket."""
+
+    __slots__ = ("_prepared", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._prepared: PreparedMessage | None = None
+
+    def prepared(self) -> PreparedMessage:
+        if self._prepared is None:
+            # A server's frames are not masked; compression is never negotiated (Daphne
+            # does not offer it), and autobahn falls back to a normal send if it were.
+            self._prepared = PreparedMessage(self.text.encode(), isBinary=False, applyMask=False, doNotCompress=False)
+        return self._prepared
+
+
+def autobahn_protocol(send: Any) -> AutobahnProtocol | None:
+    """The connection's autobahn protocol if ``send`` is Daphne's (``functools.partial(
+    server.handle_reply, protocol)``), else None."""
+    bound = getattr(send, "args", ())
+    return bound[0] if bound and isinstance(bound[0], AutobahnProtocol) else None
+
+
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """The project's websocket consumers, with Channels' per-message costs taken out of
     the frame path (bench S1):
@@ -147,11 +174,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     - Channels' ``await_many_dispatch`` makes a task and an ``asyncio.wait`` per message;
       here the socket and the channel layer are each read by one long-lived loop. A lock
       keeps Channels' rule that one message is handled at a time, in arrival order.
+    - A room broadcast goes to each local socket as one already-framed message
+      (``send_broadcast``): written to the connection by autobahn's
+      ``sendPreparedMessage``, instead of each socket re-encoding and re-framing it
+      through the ASGI send, Daphne and autobahn's ``sendMessage`` (bench S2/S3).
     """
+
+    # Under Daphne, the connection's autobahn protocol (Daphne binds it into ``send``);
+    # None under other servers and in tests, which then take the ASGI send.
+    wire: AutobahnProtocol | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
         self.base_send = send
+        self.wire = autobahn_protocol(send)
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         sources = [receive]
         if self.channel_layer is not None:
@@ -177,6 +213,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             for task in pumps:
                 task.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def send_broadcast(self, frame: BroadcastFrame) -> None:
+        wire = self.wire
+        if wire is not None and wire.state == AutobahnProtocol.STATE_OPEN:
+            wire.sendPreparedMessage(frame.prepared())
+        else:  # not Daphne, or closing: the ASGI send says what a closed socket does
+            await self.send(frame.text)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)

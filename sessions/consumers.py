@@ -23,6 +23,7 @@ from server.ws import (
     CLOSE_RATE_LIMITED,
     CLOSE_REMOVED,
     CLOSE_SERVICE_RESTART,
+    BroadcastFrame,
     FrameError,
     FrameGate,
     RealtimeConsumer,
@@ -257,13 +258,13 @@ class SessionRoomConsumer(RealtimeConsumer):
             return True
         return self.breakout is not None and audience == room_services.breakout_audience(self.breakout)
 
-    async def deliver(self, entry: LogEntry) -> None:
+    async def deliver(self, entry: LogEntry, frame: BroadcastFrame | None = None) -> None:
         if self.pending is not None:
             self.pending.append(entry)
             return
         if entry.seq <= self.state_seq:
             return
-        await self.send(entry.frame_text)
+        await self.send_broadcast(frame or BroadcastFrame(entry.frame_text))
         self.last_sent_seq = entry.seq
         if entry.control:
             await self.apply_control(entry.control)

@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 
 from server.loop_local import LoopLocal
 from server.redis_client import drop_async_redis_connections
-from server.ws import db_task
+from server.ws import BroadcastFrame, db_task
 from sessions import room_services, room_store
 from sessions.room_store import LogEntry, parse_entry
 
@@ -43,7 +43,7 @@ class RoomSocket(Protocol):
 
     def wants(self, audience: str) -> bool: ...
 
-    async def deliver(self, entry: LogEntry) -> None: ...
+    async def deliver(self, entry: LogEntry, frame: BroadcastFrame | None = None) -> None: ...
 
     async def bus_lost(self) -> None: ...
 
@@ -137,10 +137,11 @@ class RoomHub:
     async def _route(self, channel: bytes, data: bytes) -> None:
         session_id = int(channel.rsplit(b":", 1)[1])
         entry = parse_entry(data)
+        frame = BroadcastFrame(entry.frame_text)  # framed once for all local sockets
         for socket in list(self.rooms.get(session_id, ())):
             if socket.wants(entry.audience):
                 try:
-                    await socket.deliver(entry)
+                    await socket.deliver(entry, frame)
                 except Exception as error:  # one broken socket must not stop the room
                     if "closed protocol" in str(error):  # it closed while we sent; its disconnect follows
                         continue

@@ -1,7 +1,7 @@
 """The web process's server set-up (server/serve.py, server/daphne_tuning.py): Daphne's
 reactor on uvloop, and TCP writes sent at once instead of on the next loop pass, with
 nothing lost, reordered or raised when the kernel takes only part of a write or the peer
-has gone."""
+has gone; and a room broadcast framed once for every local socket (server/ws.py)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,17 @@ def test_writes_go_out_at_once_in_order_and_failures_reach_the_reactor() -> None
     # Writing to a connection whose peer closed neither raises nor hides the loss.
     assert report["write_after_peer_closed_raised"] is False
     assert report["connection_lost_reported"] is True
+
+
+def test_a_broadcast_is_framed_once_as_autobahn_frames_it_and_closing_sockets_take_the_asgi_send() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.server.broadcast_frame_probe"],
+        cwd=BASE_DIR, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    assert report["found_the_protocol"] is True
+    assert report["other_send_has_none"] is True
+    # 7-, 16- and 64-bit payload lengths, each sent twice from one prepared frame.
+    assert report["bytes_as_autobahn_frames_them"] == [True, True, True]
+    assert report["closing_takes_the_asgi_send"] is True
+    assert report["closing_wrote_nothing"] is True
