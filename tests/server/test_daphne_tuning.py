@@ -8,16 +8,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from server.embedded import BASE_DIR
 
 
-def test_writes_go_out_at_once_in_order_and_failures_reach_the_reactor() -> None:
+def _probe(module: str) -> dict[str, Any]:
+    """Run a probe module in its own process (each installs a Twisted reactor); its report."""
     result = subprocess.run(
-        [sys.executable, "-m", "tests.server.eager_write_probe"],
-        cwd=BASE_DIR, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    report = json.loads(result.stdout)
+        [sys.executable, "-m", module], cwd=BASE_DIR, capture_output=True, text=True, timeout=60, check=True
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_writes_go_out_at_once_in_order_and_failures_reach_the_reactor() -> None:
+    report = _probe("tests.server.eager_write_probe")
     assert report["uvloop"] is True
     # A small write is on the wire before write() returns: no writer registration.
     assert report["small_write_waited_for_the_loop"] is False
@@ -31,11 +37,7 @@ def test_writes_go_out_at_once_in_order_and_failures_reach_the_reactor() -> None
 
 
 def test_a_broadcast_is_framed_once_as_autobahn_frames_it_and_closing_sockets_take_the_asgi_send() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.server.broadcast_frame_probe"],
-        cwd=BASE_DIR, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    report = json.loads(result.stdout)
+    report = _probe("tests.server.broadcast_frame_probe")
     assert report["found_the_protocol"] is True
     assert report["other_send_has_none"] is True
     # 7-, 16- and 64-bit payload lengths, each sent twice from one prepared frame.
