@@ -193,8 +193,10 @@ class ChatMessage(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     client_id = models.CharField(max_length=64)
     text = models.TextField(max_length=4000)
-    # Set right after the broadcast; null only if the process died in between (the
-    # client's re-send with the same client_id broadcasts it then).
+    # The broadcast's seq, written in a batch just after it (sessions/chat_seqs.py). Null
+    # until then; if the process died holding the batch, the hub's sweep copies it from
+    # the room's log; if the line was never broadcast, the client's re-send with the same
+    # client_id broadcasts it.
     seq = models.BigIntegerField(null=True, blank=True)
     breakout = models.PositiveSmallIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField()
@@ -204,7 +206,11 @@ class ChatMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "user", "client_id"], name="one_message_per_client_id"),
         ]
-        indexes = [models.Index(fields=["session", "seq"])]
+        indexes = [
+            models.Index(fields=["session", "seq"]),
+            # Rows still waiting for their seq: few, looked up by the hub's sweep.
+            models.Index(fields=["sent_at"], condition=models.Q(seq__isnull=True), name="chat_without_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"chat message #{self.pk}"

@@ -34,6 +34,8 @@ from sessions import room_services, room_store
 from sessions.room_store import LogEntry, parse_entry
 
 log = logging.getLogger("iop.rooms")
+# How often each process looks for chat rows whose seq a dead process never wrote.
+SEQ_BACKFILL_SECONDS = 30.0
 
 
 class RoomSocket(Protocol):
@@ -168,9 +170,10 @@ class RoomHub:
                 await pubsub.aclose()
 
     async def _tick(self) -> None:
-        """Heartbeat local sockets, close silent ones, sweep dead processes' presence."""
+        """Heartbeat local sockets, close silent ones, sweep dead processes' presence, and
+        copy chat seqs that a dead process never wrote from the rooms' logs."""
         heartbeat = settings.ROOM_HEARTBEAT_SECONDS
-        next_sweep = 0.0
+        next_sweep = next_backfill = 0.0
         while True:
             await asyncio.sleep(heartbeat)
             now = time.time()
@@ -190,6 +193,9 @@ class RoomHub:
                 if now >= next_sweep:
                     next_sweep = now + settings.ROOM_SWEEP_SECONDS
                     await db_task(room_services.sweep_stale_presence)()
+                if now >= next_backfill:
+                    next_backfill = now + SEQ_BACKFILL_SECONDS
+                    await db_task(room_services.backfill_chat_seqs)()
             except Exception:
                 log.warning("room heartbeat failed", exc_info=True)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -635,12 +635,39 @@ def _repeated_chat_message(*, member: RoomMember, client_id: str, author: dict[s
         # Broadcast, but its seq not written yet (chat_seqs batches it, or the process
         # died holding it): the room's log has it. Else never broadcast (the process or
         # Redis failed in between): the room, the sender included, gets it now, no echo.
-        stored.seq = room_store.logged_chat_seq(member.session_id, stored.pk)
+        stored.seq = room_store.logged_chat_seqs(member.session_id).get(stored.pk)
         if stored.seq is None:
             _publish_chat(stored, author)
             return ChatOutcome()
         ChatMessage.objects.filter(pk=stored.pk, seq__isnull=True).update(seq=stored.seq)
     return ChatOutcome(repeat={**chat_frame(stored, author), "seq": stored.seq})
+
+
+# A row whose seq is still unwritten this long after it was sent lost its batch (the
+# process died holding it); older than the window, the room's log no longer has it.
+SEQ_BACKFILL_AFTER = timedelta(seconds=10)
+SEQ_BACKFILL_WINDOW = timedelta(hours=1)
+
+
+def backfill_chat_seqs(*, now: datetime | None = None) -> int:
+    """Copy lost seqs from the rooms' logs into rows that have none (a web process died
+    holding its batch: sessions/chat_seqs.py), so a resume from the database finds them.
+    A line that was never broadcast is not in a log and stays without one: its client's
+    re-send broadcasts it. Safe in every process at once. Returns the rows filled."""
+    now = now or timezone.now()
+    waiting = ChatMessage.objects.filter(
+        seq__isnull=True, sent_at__lt=now - SEQ_BACKFILL_AFTER, sent_at__gt=now - SEQ_BACKFILL_WINDOW
+    )
+    by_session: dict[int, list[int]] = {}
+    for message_id, session_id in waiting.values_list("pk", "session_id")[:500]:
+        by_session.setdefault(session_id, []).append(message_id)
+    filled = 0
+    for session_id, message_ids in by_session.items():
+        logged = room_store.logged_chat_seqs(session_id)
+        for message_id in message_ids:
+            if message_id in logged:
+                filled += ChatMessage.objects.filter(pk=message_id, seq__isnull=True).update(seq=logged[message_id])
+    return filled
 
 
 def set_hand(*, member: RoomMember, raised: bool) -> None:

@@ -245,16 +245,14 @@ def log_entries(session_id: int) -> list[LogEntry]:
     return [parse_entry(raw) for raw in get_redis().lrange(RoomKeys(session_id).log, 0, -1)]
 
 
-def logged_chat_seq(session_id: int, message_id: int) -> int | None:
-    """The seq of chat message ``message_id`` if the room's log holds its broadcast."""
-    marker = f'"id":{message_id},'.encode()
+def logged_chat_seqs(session_id: int) -> dict[int, int]:
+    """The seq of every chat message whose broadcast the room's log still holds, by id."""
+    seqs: dict[int, int] = {}
     for raw in get_redis().lrange(RoomKeys(session_id).log, 0, -1):
-        if marker not in raw:  # most entries: no need to parse them
-            continue
         entry = parse_entry(raw)
-        if entry.is_chat and orjson.loads(entry.frame_text)["id"] == message_id:
-            return entry.seq
-    return None
+        if entry.is_chat:
+            seqs[orjson.loads(entry.frame_text)["id"]] = entry.seq
+    return seqs
 
 
 def add_connection(session_id: int, user_id: int, conn_id: str) -> bool:

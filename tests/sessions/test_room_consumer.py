@@ -778,6 +778,38 @@ async def test_chat_resent_before_its_seq_was_written_is_echoed_not_posted_again
     assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
 
 
+async def test_seqs_a_dead_process_never_wrote_are_copied_from_the_log(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process died holding its batch: the sweep copies those seqs from the room's
+    log (a database resume then finds the lines); a line never broadcast stays without."""
+    room, a, b, first = await _two_after_one_line(clients)
+    monkeypatch.setattr(chat_seqs.SeqRecorder, "record", lambda self, message_id, seq: None)
+    await a.send(chat("after", "c-2"))
+    after = await b.expect("chat.message", text="after")
+    await a.expect("chat.message", text="after")
+    publish = room_store.publish_async
+
+    async def broken_once(*args: Any, **kwargs: Any) -> int | None:
+        monkeypatch.setattr(room_store, "publish_async", publish)
+        raise redis_exceptions.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(room_store, "publish_async", broken_once)
+    assert await error(a, chat("never broadcast", "c-3")) == "server_error"
+    rows = await chat_rows(room.session)
+    assert [row.seq for row in rows] == [first["seq"], None, None]
+
+    backfill = database_sync_to_async(room_services.backfill_chat_seqs)
+    assert await backfill() == 0, "too recent: its batch may still be on its way"
+    later = timezone.now() + room_services.SEQ_BACKFILL_AFTER + timedelta(seconds=1)
+    assert await backfill(now=later) == 1
+    rows = await chat_rows(room.session)
+    assert [(row.text, row.seq) for row in rows] == [
+        ("before", first["seq"]), ("after", after["seq"]), ("never broadcast", None),
+    ]  # fmt: skip
+    assert await backfill(now=later) == 0
+
+
 async def test_invalid_chat_frames_are_refused_and_the_socket_stays(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     lead = await clients.join(room.lead, room.session)
