@@ -729,6 +729,17 @@ async def test_chat_goes_on_when_its_redis_connections_break(clients: Clients) -
     assert [(row.text, row.seq) for row in rows] == [("before", first["seq"]), ("after", after["seq"])]
 
 
+def _fail_the_next_publish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next chat publish fails as on a connection Redis closed; later ones work."""
+    publish = room_store.publish_async
+
+    async def broken_once(*args: Any, **kwargs: Any) -> int | None:
+        monkeypatch.setattr(room_store, "publish_async", publish)
+        raise redis_exceptions.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(room_store, "publish_async", broken_once)
+
+
 async def test_chat_stored_but_not_broadcast_is_broadcast_once_when_resent(
     clients: Clients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -737,13 +748,7 @@ async def test_chat_stored_but_not_broadcast_is_broadcast_once_when_resent(
     client's re-send with the same client_id broadcasts it to the room, the sender
     included, once (no second echo)."""
     room, a, b, first = await _two_after_one_line(clients)
-    publish = room_store.publish_async
-
-    async def broken_once(*args: Any, **kwargs: Any) -> int | None:
-        monkeypatch.setattr(room_store, "publish_async", publish)
-        raise redis_exceptions.ConnectionError("Connection closed by server.")
-
-    monkeypatch.setattr(room_store, "publish_async", broken_once)
+    _fail_the_next_publish(monkeypatch)
     assert await error(a, chat("after", "c-2")) == "server_error"
     assert await b.silent()
     assert [(row.text, row.seq) for row in await chat_rows(room.session)] == [("before", first["seq"]), ("after", None)]
@@ -788,13 +793,7 @@ async def test_seqs_a_dead_process_never_wrote_are_copied_from_the_log(
     await a.send(chat("after", "c-2"))
     after = await b.expect("chat.message", text="after")
     await a.expect("chat.message", text="after")
-    publish = room_store.publish_async
-
-    async def broken_once(*args: Any, **kwargs: Any) -> int | None:
-        monkeypatch.setattr(room_store, "publish_async", publish)
-        raise redis_exceptions.ConnectionError("Connection closed by server.")
-
-    monkeypatch.setattr(room_store, "publish_async", broken_once)
+    _fail_the_next_publish(monkeypatch)
     assert await error(a, chat("never broadcast", "c-3")) == "server_error"
     rows = await chat_rows(room.session)
     assert [row.seq for row in rows] == [first["seq"], None, None]
