@@ -658,16 +658,16 @@ def backfill_chat_seqs(*, now: datetime | None = None) -> int:
     waiting = ChatMessage.objects.filter(
         seq__isnull=True, sent_at__lt=now - SEQ_BACKFILL_AFTER, sent_at__gt=now - SEQ_BACKFILL_WINDOW
     )
-    by_session: dict[int, list[int]] = {}
-    for message_id, session_id in waiting.values_list("pk", "session_id")[:500]:
-        by_session.setdefault(session_id, []).append(message_id)
-    filled = 0
-    for session_id, message_ids in by_session.items():
-        logged = room_store.logged_chat_seqs(session_id)
-        for message_id in message_ids:
-            if message_id in logged:
-                filled += ChatMessage.objects.filter(pk=message_id, seq__isnull=True).update(seq=logged[message_id])
-    return filled
+    rows = list(waiting.only("pk", "session_id")[:500])
+    logged = {session_id: room_store.logged_chat_seqs(session_id) for session_id in {row.session_id for row in rows}}
+    found = []
+    for row in rows:
+        row.seq = logged[row.session_id].get(row.pk)
+        if row.seq is not None:
+            found.append(row)
+    # The log's seq is the broadcast's own, so a batch written meanwhile wrote the same.
+    ChatMessage.objects.bulk_update(found, ["seq"])
+    return len(found)
 
 
 def set_hand(*, member: RoomMember, raised: bool) -> None:

@@ -247,12 +247,7 @@ def log_entries(session_id: int) -> list[LogEntry]:
 
 def logged_chat_seqs(session_id: int) -> dict[int, int]:
     """The seq of every chat message whose broadcast the room's log still holds, by id."""
-    seqs: dict[int, int] = {}
-    for raw in get_redis().lrange(RoomKeys(session_id).log, 0, -1):
-        entry = parse_entry(raw)
-        if entry.is_chat:
-            seqs[orjson.loads(entry.frame_text)["id"]] = entry.seq
-    return seqs
+    return {orjson.loads(entry.frame_text)["id"]: entry.seq for entry in log_entries(session_id) if entry.is_chat}
 
 
 def add_connection(session_id: int, user_id: int, conn_id: str) -> bool:
