@@ -70,11 +70,26 @@ async def execute(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """Run one statement; its first row, if it returns any. A statement that fails on a
     broken connection (PostgreSQL restarted) is retried once on a sound one, so callers
     pass only statements that are safe to run twice."""
+    rows = await _run(sql, params, first_only=True)
+    return rows[0] if rows else None
+
+
+async def fetch_all(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """``execute``, returning every row."""
+    return await _run(sql, params, first_only=False)
+
+
+async def _run(sql: str, params: tuple[Any, ...], *, first_only: bool) -> list[tuple[Any, ...]]:
     for attempt in (1, 2):
         try:
             async with connection() as conn:
                 cursor = await conn.execute(sql, params)
-                return await cursor.fetchone() if cursor.description else None
+                if not cursor.description:
+                    return []
+                if first_only:
+                    row = await cursor.fetchone()
+                    return [] if row is None else [row]
+                return await cursor.fetchall()
         except psycopg.OperationalError:
             if attempt == 2:
                 raise

@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from accounts.models import AgeBand, Consent, Role, User
 from audit.services import record
-from server import async_db
 from server.redis_client import get_redis
 from server.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task
-from sessions import chat_seqs, room_store
+from sessions import chat_posts, room_store
+from sessions.chat_posts import chat_frame
 from sessions.models import (
     AttendanceSegment,
     ChatMessage,
@@ -537,19 +537,6 @@ def _announce_end(session_id: int) -> None:
 # --- Chat and hands ------------------------------------------------------------------------
 
 
-def chat_frame(message: ChatMessage, author: dict[str, Any]) -> dict[str, Any]:
-    frame: dict[str, Any] = {
-        "type": "chat.message",
-        "id": message.pk,
-        "user": author,
-        "text": message.text,
-        "sent_at": message.sent_at.isoformat(),
-        "client_id": message.client_id,
-        "breakout": message.breakout,
-    }
-    return frame
-
-
 def _chat_audience(message: ChatMessage) -> str:
     return "main" if message.breakout is None else breakout_audience(message.breakout)
 
@@ -570,13 +557,7 @@ class ChatOutcome:
 
 
 _CHAT_TABLE = ChatMessage._meta.db_table
-# (session, user, client_id) is unique: a repeated client_id inserts nothing and returns no id.
-_INSERT_CHAT = (
-    f"INSERT INTO {_CHAT_TABLE} (session_id, user_id, client_id, text, breakout, sent_at) "  # noqa: S608
-    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, user_id, client_id) DO NOTHING RETURNING id"
-)
 _SET_CHAT_SEQ = f"UPDATE {_CHAT_TABLE} SET seq = %s WHERE id = %s"  # noqa: S608
-_TOP_CHAT_SEQ = f"SELECT max(seq) FROM {_CHAT_TABLE} WHERE session_id = %s"  # noqa: S608
 
 
 async def post_chat_message(
@@ -596,9 +577,9 @@ async def post_chat_message(
     posts only where it reads. A participant posts to their breakout; a host to the main
     room or to any open breakout.
 
-    One INSERT that also settles a repeated client_id, the publish once the row is
-    committed, and one UPDATE recording the seq. If the process dies after the INSERT, the
-    row has no seq and the client's re-send with the same client_id broadcasts it then."""
+    Stored (committed) and then broadcast in a batch with the lines that arrived with it
+    (sessions/chat_posts.py). If the process dies after the INSERT, the row has no seq and
+    the client's re-send with the same client_id broadcasts it then."""
     if member.is_host:
         if breakout is not None and breakout not in await room_store.open_breakout_numbers(member.session_id):
             raise RoomActionError("no_such_breakout", "That breakout room is not open.")
@@ -611,22 +592,9 @@ async def post_chat_message(
         session_id=member.session_id, user_id=member.user_id, client_id=client_id, text=text,
         breakout=breakout, sent_at=timezone.now(),
     )  # fmt: skip
-    row = await async_db.execute(
-        _INSERT_CHAT, (message.session_id, message.user_id, client_id, text, breakout, message.sent_at)
-    )
-    if row is None:
-        return await db_task(_repeated_chat_message)(member=member, client_id=client_id, author=author)
-    message.pk = row[0]
-    frame = chat_frame(message, author)
-    seq = await room_store.publish_async(member.session_id, _chat_audience(message), frame)
-    if seq is None:  # Redis lost the counter: re-seed it above every stored seq
-        await chat_seqs.recorder().flush()
-        top = await async_db.execute(_TOP_CHAT_SEQ, (member.session_id,))
-        floor = top[0] if top is not None and top[0] is not None else 0
-        seq = await room_store.publish_async(member.session_id, _chat_audience(message), frame, seq_floor=floor)
-        assert seq is not None  # given a floor, the script always sets the counter
-    chat_seqs.recorder().record(message.pk, seq)
-    return ChatOutcome()
+    if await chat_posts.poster().post(message, author, _chat_audience(message)):
+        return ChatOutcome()
+    return await db_task(_repeated_chat_message)(member=member, client_id=client_id, author=author)
 
 
 def _repeated_chat_message(*, member: RoomMember, client_id: str, author: dict[str, Any]) -> ChatOutcome:

@@ -23,6 +23,7 @@ import orjson
 import redis.asyncio as aioredis
 from django.conf import settings
 from redis.commands.core import AsyncScript, Script
+from redis.exceptions import NoScriptError
 
 from server.redis_client import get_async_redis, get_redis
 
@@ -200,17 +201,51 @@ async def open_breakout_numbers(session_id: int) -> set[int]:
 _async_publish_scripts: weakref.WeakKeyDictionary[aioredis.Redis, AsyncScript] = weakref.WeakKeyDictionary()
 
 
+def _async_publish_script(client: aioredis.Redis) -> AsyncScript:
+    script = _async_publish_scripts.get(client)
+    if script is None:
+        script = _async_publish_scripts[client] = client.register_script(_PUBLISH)
+    return script
+
+
 async def publish_async(
     session_id: int, audience: str, frame: dict[str, Any], *, seq_floor: int | None = None
 ) -> int | None:
     """``publish`` on the event loop's own Redis client (the chat hot path)."""
-    client = get_async_redis()
-    script = _async_publish_scripts.get(client)
-    if script is None:
-        script = _async_publish_scripts[client] = client.register_script(_PUBLISH)
     keys, args = _publish_arguments(session_id, audience, frame, None, seq_floor)
-    seq = await script(keys=keys, args=args)
+    seq = await _async_publish_script(get_async_redis())(keys=keys, args=args)
     return None if seq is None else int(seq)
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    session_id: int
+    audience: str
+    frame: dict[str, Any]
+
+
+async def publish_many_async(broadcasts: list[Broadcast]) -> list[int | Exception | None]:
+    """``publish_async`` for several frames in one round trip (a pipeline, not a
+    transaction), run in order. Each result is the frame's seq, None (re-seed the counter)
+    or the error of that one call. A connection error fails them all, as a publish's does."""
+    client = get_async_redis()
+    script = _async_publish_script(client)
+    pipe = client.pipeline(transaction=False)
+    for broadcast in broadcasts:
+        keys, args = _publish_arguments(broadcast.session_id, broadcast.audience, broadcast.frame, None, None)
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+    results: list[Any] = await pipe.execute(raise_on_error=False)
+    for index, result in enumerate(results):
+        if isinstance(result, NoScriptError):
+            # Redis restarted and forgot the script: that call did not run. Run it alone,
+            # which loads the script. (Not a pipeline with the script registered: that
+            # costs an extra SCRIPT EXISTS round trip on every batch.)
+            b = broadcasts[index]
+            try:
+                results[index] = await publish_async(b.session_id, b.audience, b.frame)
+            except Exception as exc:  # that one call's outcome, like the others'
+                results[index] = exc
+    return [result if isinstance(result, Exception) or result is None else int(result) for result in results]
 
 
 def current_seq(session_id: int) -> int:
