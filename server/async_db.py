@@ -3,7 +3,7 @@
 Most websocket database work runs in Django's ORM on a thread (``server.ws.db_task``).
 A chat line is different: it is the one write that happens many times a second in every
 room, and the thread hop, the pool checkout's health check and the GIL contention of the
-db threads against the event loop cost more than its two statements (bench S2: p99 a few
+db threads against the event loop cost more than its statement (bench S2: p99 a few
 times the bare server's). So chat is stored with psycopg's async driver over a small
 pool of connections per event loop, with plain SQL and no ORM.
 
