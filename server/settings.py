@@ -220,6 +220,9 @@ ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
 CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 4000)
 # Chat rows get their broadcast seq written in batches this often (sessions/chat_seqs.py).
 CHAT_SEQ_FLUSH_SECONDS = env_float("CHAT_SEQ_FLUSH_SECONDS", 0.05)
+# Chat batches a web process stores at once (sessions/chat_posts.py), each on one of the
+# DB_ASYNC_POOL_SIZE connections. Bench S2 at 400 lines/s: 2 had a lower p99 than 1 or 4.
+CHAT_WRITERS = env_int("CHAT_WRITERS", 2)
 
 # A session is `open` from this many minutes before it starts until it ends.
 SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)

@@ -6,8 +6,8 @@ WAL flush) and a Redis round trip of its own, each waking another process. Bench
 measured what that costs: the same load without the INSERT halved the project's median
 latency and cut its p99 by a factor of three to six.
 
-So each event loop posts through one ``ChatPoster``, with up to ``DB_ASYNC_POOL_SIZE``
-batches in flight (one per pooled connection). A line that finds a writer free goes at
+So each event loop posts through one ``ChatPoster``, with up to ``CHAT_WRITERS`` batches
+in flight (each on a pooled connection). A line that finds a writer free goes at
 once, as a batch of one, with the plain single-row INSERT: nothing waits for a batch to
 fill. Lines that arrive while every writer is busy queue, and the next free writer takes
 them all: one INSERT, then one pipelined round trip to Redis publishing each in order.
@@ -100,7 +100,7 @@ class ChatPoster:
         self._posting[pending.key] = pending
         pending.posted.add_done_callback(lambda _: self._forget(pending))
         self._queue.append(pending)
-        if len(self._writers) < settings.DB_ASYNC_POOL_SIZE:
+        if len(self._writers) < settings.CHAT_WRITERS:
             writer = asyncio.create_task(self._write_while_queued())
             self._writers.add(writer)
             writer.add_done_callback(self._writers.discard)

@@ -101,7 +101,7 @@ async def test_lines_that_arrive_together_go_in_one_insert_and_one_round_trip(mo
     assert await _rows(session_id) == [("c-0", 1), ("c-1", 2), ("c-2", 3), ("c-3", 4), ("c-4", 5)]
 
 
-@override_settings(DB_ASYNC_POOL_SIZE=1)
+@override_settings(CHAT_WRITERS=1)
 async def test_lines_that_arrive_while_every_writer_is_busy_queue_and_go_together(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -143,14 +143,14 @@ async def test_a_line_that_finds_a_writer_free_goes_alone(monkeypatch: pytest.Mo
 async def test_a_copy_of_a_line_being_posted_is_answered_as_a_repeat(writers: int) -> None:
     session_id, user_id = await _room()
     copies = [_line(session_id, user_id, "same") for _ in range(3)]
-    with override_settings(DB_ASYNC_POOL_SIZE=writers):
+    with override_settings(CHAT_WRITERS=writers):
         outcomes = await _post(*copies, _line(session_id, user_id, "c-2"))
     assert outcomes == [True, False, False, True]
     assert sorted(client_id for _, client_id in _logged(session_id)) == ["c-2", "same"], "each broadcast once"
     assert sorted(client_id for client_id, _ in await _rows(session_id)) == ["c-2", "same"]
 
 
-@override_settings(DB_ASYNC_POOL_SIZE=1)
+@override_settings(CHAT_WRITERS=1)
 async def test_a_line_that_cannot_be_stored_fails_alone() -> None:
     session_id, user_id = await _room()
     gone = await database_sync_to_async(lambda: Session.objects.order_by("-pk").values_list("pk", flat=True)[0])() + 1
