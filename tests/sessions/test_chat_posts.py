@@ -31,6 +31,9 @@ def _room() -> tuple[int, int]:
     """A live room (its seq counter set, as opening the room does) and one author."""
     session_id = make_session(kind="individual").pk
     get_redis().set(room_store.RoomKeys(session_id).seq, 0)
+    # Redis knows the publish script, as after any earlier publish (on a fresh Redis the
+    # first pipeline meets NOSCRIPT and runs each call again alone: the last test here).
+    get_redis().script_load(room_store._PUBLISH)
     return session_id, UserFactory.create().pk
 
 
