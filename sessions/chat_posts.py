@@ -215,11 +215,18 @@ async def _broadcast(stored: list[PendingChat]) -> None:
         results: list[int | Exception | None] = [await room_store.publish_async(b.session_id, b.audience, b.frame)]
     else:
         results = await room_store.publish_many_async(broadcasts)
+    reseeded: set[int] = set()  # rooms whose lost counter this batch set again
     for pending, broadcast, result in zip(stored, broadcasts, results, strict=True):
         if isinstance(result, Exception):
             pending.fail(result)
             continue
-        seq = result if result is not None else await _publish_reseeded(broadcast)
+        seq = result
+        if seq is None and broadcast.session_id in reseeded:
+            # The same loss, met by the rest of the batch: the counter is back, publish.
+            seq = await room_store.publish_async(broadcast.session_id, broadcast.audience, broadcast.frame)
+        if seq is None:
+            seq = await _publish_reseeded(broadcast)
+            reseeded.add(broadcast.session_id)
         chat_seqs.recorder().record(pending.message.pk, seq)
         pending.resolve(True)
 
