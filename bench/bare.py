@@ -58,8 +58,12 @@ class RedisRooms:
     """Cross-process rooms: one pub/sub connection per process, subscribed once, at start,
     to every room's channel (in S2 every room has members in every process)."""
 
-    def __init__(self, url: str) -> None:
-        self.redis = aioredis.Redis.from_url(url)
+    def __init__(self, url: str, pool_size: int) -> None:
+        # A pool that waits for a free connection: redis-py's default pool raises "Too many
+        # connections" when a burst of chat lines awaits its publish at once, and that
+        # closed the senders' sockets (1011) instead of only delaying their lines.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=None)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.pubsub = self.redis.pubsub()
         self.publish_script = self.redis.register_script(PUBLISH_WITH_SEQ)
 
@@ -134,10 +138,10 @@ async def handler(ws: ServerConnection) -> None:
             rooms.pop(room_key, None)
 
 
-async def serve_forever(host: str, port: int, redis_url: str | None) -> None:
+async def serve_forever(host: str, port: int, redis_url: str | None, redis_pool_size: int) -> None:
     global shared
     if redis_url:
-        shared = RedisRooms(redis_url)
+        shared = RedisRooms(redis_url, redis_pool_size)
         listener = await shared.start()  # noqa: F841 (kept alive until the server stops)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -151,8 +155,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis", help="share rooms with other processes through this Redis")
+    parser.add_argument(
+        "--redis-pool-size", type=int, default=500, help="Redis connections at most (the project's REDIS_POOL_SIZE)"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(serve_forever(args.host, args.port, args.redis))
+    asyncio.run(serve_forever(args.host, args.port, args.redis, args.redis_pool_size))
 
 
 if __name__ == "__main__":

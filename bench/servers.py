@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+from django.conf import settings
 
 from bench.fixtures import BASE_DIR, BenchEnv
 from server import serve
@@ -144,7 +145,8 @@ def start_bare(name: str = "bare", port: int | None = None, redis_url: str | Non
     port = port or free_port()
     command = [sys.executable, "-m", "bench.bare", "--host", HOST, "--port", str(port)]
     if redis_url:
-        command += ["--redis", redis_url]
+        # The project's pool size (the bench process has Django set up: fixtures.prepare).
+        command += ["--redis", redis_url, "--redis-pool-size", str(settings.REDIS_POOL_SIZE)]
     return ServerProcess(name, port, command, dict(os.environ, PYTHONUNBUFFERED="1"))
 
 
