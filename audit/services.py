@@ -54,7 +54,9 @@ def record(
     if actor is not None and getattr(actor, "pk", None):
         actor_id = actor.pk
         actor_username = actor.get_username()
-    with transaction.atomic():
+    # No savepoint: inside the caller's transaction an entry that fails must fail the
+    # change it records too, and a savepoint would cost two more round trips per entry.
+    with transaction.atomic(savepoint=False):
         # Serialise writers so each entry chains to the true previous one.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
