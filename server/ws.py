@@ -76,12 +76,15 @@ class _PooledCall(SyncToAsync):
             connections.close_all()
 
 
-@db_task
-def user_for_ticket(ticket: str) -> User | None:
+def ticket_user(ticket: str) -> User | None:
+    """The active user a realtime ticket was issued to, consuming it (sync: ORM)."""
     user_id = consume_realtime_ticket(ticket=ticket)
     if user_id is None:
         return None
     return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+user_for_ticket = db_task(ticket_user)
 
 
 class FrameError(Exception):

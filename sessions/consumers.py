@@ -31,7 +31,6 @@ from server.ws import (
     dumps,
     error_frame,
     query_params,
-    user_for_ticket,
 )
 from sessions import chat_seqs, frames, room_hub, room_services, room_store
 from sessions.room_services import RoomActionError, RoomMember, RoomRefused
@@ -67,12 +66,9 @@ class SessionRoomConsumer(RealtimeConsumer):
         self.last_heard = time.time()
         # Contract: refusals are close codes, which a client only sees after an accept.
         await self.accept()
-        user = await user_for_ticket(query_params(self.scope).get("ticket", ""))
-        if user is None:
-            await self.close(code=CLOSE_BAD_TICKET)
-            return
+        ticket = query_params(self.scope).get("ticket", "")
         try:
-            member = await db_task(room_services.authorize_entry)(session_id=self.session_id, user=user)
+            member = await db_task(room_services.authorize_ticket)(session_id=self.session_id, ticket=ticket)
         except RoomRefused as refusal:
             await self.close(code=refusal.code)
             return

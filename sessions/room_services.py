@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Exists, Max
 from django.utils import timezone
 
 from accounts.models import AgeBand, Consent, Role, User
 from audit.services import record
 from server.redis_client import get_redis
-from server.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task
+from server.ws import CLOSE_BAD_TICKET, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task, ticket_user
 from sessions import chat_posts, room_store
 from sessions.chat_posts import chat_frame
 from sessions.models import (
@@ -124,6 +124,15 @@ def _roles_in_session(session_id: int) -> dict[int, str]:
     return {**roles, **_facilitators(session_id)[0]}
 
 
+def authorize_ticket(*, session_id: int, ticket: str) -> RoomMember:
+    """The handshake in one call (one thread hop): the ticket's user, then
+    ``authorize_entry``. An unknown, expired or used ticket is refused with 4401."""
+    user = ticket_user(ticket)
+    if user is None:
+        raise RoomRefused(CLOSE_BAD_TICKET, "no, expired or used ticket")
+    return authorize_entry(session_id=session_id, user=user)
+
+
 def authorize_entry(*, session_id: int, user: User) -> RoomMember:
     session = Session.objects.select_related("group").filter(pk=session_id).first()
     if session is None:
@@ -131,8 +140,12 @@ def authorize_entry(*, session_id: int, user: User) -> RoomMember:
     facilitators, lead_id, co_ids = _facilitators(session.pk)
     role = facilitators.get(user.pk)
     if role is None:
-        entry = RosterEntry.objects.filter(session=session, user=user, removed_at__isnull=True).first()
-        if entry is None or RoomRemoval.objects.filter(session=session, user=user).exists():
+        entry = (
+            RosterEntry.objects.filter(session=session, user=user, removed_at__isnull=True)
+            .annotate(removed_by_host=Exists(RoomRemoval.objects.filter(session=session, user=user)))
+            .first()
+        )
+        if entry is None or entry.removed_by_host:
             raise RoomRefused(CLOSE_FORBIDDEN, "not on this session's roster")
         if entry.role == RosterRole.GUARDIAN:
             if not _guardian_may_join(session, user):
@@ -181,11 +194,11 @@ def breakout_audience(number: int) -> str:
 
 
 def _open_segment(session_id: int, user_id: int) -> None:
-    try:
-        with transaction.atomic():
-            AttendanceSegment.objects.create(session_id=session_id, user_id=user_id, joined_at=timezone.now())
-    except IntegrityError:
-        pass  # another process opened it first: one open segment per person
+    # ON CONFLICT DO NOTHING: another process may have opened it first (one open segment
+    # per person), and unlike catching IntegrityError it needs no savepoint round trips.
+    AttendanceSegment.objects.bulk_create(
+        [AttendanceSegment(session_id=session_id, user_id=user_id, joined_at=timezone.now())], ignore_conflicts=True
+    )
 
 
 def _close_segments(session_id: int, reason: str, user_id: int | None = None) -> int:
@@ -212,38 +225,27 @@ def enter_room(*, member: RoomMember, conn_id: str) -> RoomEntry:
     """A socket joins. The person's first socket is announced, recorded and audited;
     later tabs join silently. A participant back within the grace period keeps their
     place in the queue or their admission."""
-    keys = RoomKeys(member.session_id)
-    redis = get_redis()
-    first = room_store.add_connection(member.session_id, member.user_id, conn_id)
-    admitted = True
-    if not member.is_host:
-        gone_at = redis.zscore(keys.gone, member.user_id)
-        if gone_at is not None and time.time() - float(gone_at) > settings.ROOM_GRACE_SECONDS:
-            redis.srem(keys.admitted, member.user_id)
-            redis.zrem(keys.waiting, member.user_id)
-            redis.hdel(keys.breakouts, str(member.user_id))
-        admitted = member.admit_directly or bool(redis.sismember(keys.admitted, str(member.user_id)))
-        if admitted:
-            redis.sadd(keys.admitted, member.user_id)
-        else:
-            redis.zadd(keys.waiting, {str(member.user_id): time.time()}, nx=True)
-    redis.zrem(keys.gone, member.user_id)
-    if first:
+    arrival = room_store.enter(
+        member.session_id, member.user_id, conn_id,
+        host=member.is_host, admit_directly=member.admit_directly, grace_seconds=settings.ROOM_GRACE_SECONDS,
+    )  # fmt: skip
+    if arrival.first:
         with transaction.atomic():
-            record(
-                actor=member.actor(),
-                action="session.join",
-                target=Session(pk=member.session_id),
-                data={"waiting": not admitted},
-            )
-            if admitted:
+            if arrival.admitted:
                 _open_segment(member.session_id, member.user_id)
                 broadcast_on_commit(member.session_id, "room", {"type": "presence.joined", "user": member.public()})
             else:
                 broadcast_on_commit(member.session_id, "staff", {"type": "waiting.joined", "user": member.public()})
+            # Last in the transaction: the audit chain's lock is held until commit.
+            record(
+                actor=member.actor(),
+                action="session.join",
+                target=Session(pk=member.session_id),
+                data={"waiting": not arrival.admitted},
+            )
         if member.is_host:
             update_host(member=member)
-    return RoomEntry(admitted=admitted, state=room_state(member=member))
+    return RoomEntry(admitted=arrival.admitted, state=room_state(member=member))
 
 
 def leave_room(*, member: RoomMember, conn_id: str, reason: str) -> None:
@@ -308,15 +310,16 @@ def room_state(*, member: RoomMember) -> dict[str, Any]:
     after it arrives as a live frame."""
     keys = RoomKeys(member.session_id)
     redis = get_redis()
-    seq = room_store.current_seq(member.session_id)
     pipe = redis.pipeline(transaction=False)
+    pipe.get(keys.seq)  # first: Redis runs a pipeline's commands in order
     pipe.zrange(keys.presence, 0, -1)
     pipe.smembers(keys.admitted)
     pipe.smembers(keys.hands)
     pipe.hgetall(keys.breakouts)
     pipe.zrange(keys.waiting, 0, -1, withscores=True)
     pipe.get(keys.host)
-    presence, admitted_raw, hands_raw, breakouts_raw, waiting_raw, host_raw = pipe.execute()
+    seq_raw, presence, admitted_raw, hands_raw, breakouts_raw, waiting_raw, host_raw = pipe.execute()
+    seq = int(seq_raw) if seq_raw is not None else 0
     admitted_ids = {int(raw) for raw in admitted_raw}
     hand_ids = {int(raw) for raw in hands_raw}
     breakouts = {int(uid): int(number) for uid, number in breakouts_raw.items()}

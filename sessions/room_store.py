@@ -116,9 +116,15 @@ redis.call('PUBLISH', ARGV[4], entry)
 return seq
 """
 
-# KEYS: presence, live rooms. ARGV: member, now, user prefix, ttl, session id.
-# Adds one socket; returns 1 when it is the user's first socket in the room.
-_ADD_CONNECTION = """
+# KEYS: presence, live rooms, gone, admitted, waiting, breakouts. ARGV: member, now, user
+# prefix, ttl, session id, user id, "host" or "participant", admit directly ("1"/"0"),
+# grace seconds. Adds one socket and settles the person's place, in one step so two tabs
+# arriving together cannot both find themselves first or split admitted from waiting:
+# a participant gone longer than the grace period starts afresh (not admitted, out of
+# the queue and of any breakout); one still within it keeps their admission or their
+# place in the queue. Returns {1 if it is the person's first socket else 0,
+# 1 if admitted else 0}.
+_ENTER = """
 local others = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if string.sub(member, 1, string.len(ARGV[3])) == ARGV[3] and member ~= ARGV[1] then others = others + 1 end
@@ -126,8 +132,25 @@ end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
-if others == 0 then return 1 end
-return 0
+local admitted = 1
+if ARGV[7] ~= 'host' then
+  local gone_at = redis.call('ZSCORE', KEYS[3], ARGV[6])
+  if gone_at and tonumber(ARGV[2]) - tonumber(gone_at) > tonumber(ARGV[9]) then
+    redis.call('SREM', KEYS[4], ARGV[6])
+    redis.call('ZREM', KEYS[5], ARGV[6])
+    redis.call('HDEL', KEYS[6], ARGV[6])
+  end
+  if ARGV[8] == '1' or redis.call('SISMEMBER', KEYS[4], ARGV[6]) == 1 then
+    redis.call('SADD', KEYS[4], ARGV[6])
+  else
+    admitted = 0
+    redis.call('ZADD', KEYS[5], 'NX', ARGV[2], ARGV[6])
+  end
+end
+redis.call('ZREM', KEYS[3], ARGV[6])
+local first = 0
+if others == 0 then first = 1 end
+return {first, admitted}
 """
 
 # KEYS: presence. ARGV: member, user prefix. Removes one socket; returns 1 when it was
@@ -248,11 +271,6 @@ async def publish_many_async(broadcasts: list[Broadcast]) -> list[int | Exceptio
     return [result if isinstance(result, Exception) or result is None else int(result) for result in results]
 
 
-def current_seq(session_id: int) -> int:
-    raw = get_redis().get(RoomKeys(session_id).seq)
-    return int(raw) if raw is not None else 0
-
-
 @dataclass(frozen=True)
 class LogEntry:
     seq: int
@@ -285,13 +303,32 @@ def logged_chat_seqs(session_id: int) -> dict[int, int]:
     return {orjson.loads(entry.frame_text)["id"]: entry.seq for entry in log_entries(session_id) if entry.is_chat}
 
 
-def add_connection(session_id: int, user_id: int, conn_id: str) -> bool:
+@dataclass(frozen=True)
+class Arrival:
+    first: bool  # the person's first socket in the room
+    admitted: bool
+
+
+def enter(
+    session_id: int, user_id: int, conn_id: str, *, host: bool, admit_directly: bool, grace_seconds: float
+) -> Arrival:
+    """Add one socket to the room and settle the person's place (the _ENTER script)."""
     keys = RoomKeys(session_id)
-    first = _script(_ADD_CONNECTION)(
-        keys=[keys.presence, LIVE_ROOMS_KEY],
-        args=[member(user_id, conn_id), time.time(), _prefix(user_id), KEY_TTL_SECONDS, session_id],
+    first, admitted = _script(_ENTER)(
+        keys=[keys.presence, LIVE_ROOMS_KEY, keys.gone, keys.admitted, keys.waiting, keys.breakouts],
+        args=[
+            member(user_id, conn_id),
+            time.time(),
+            _prefix(user_id),
+            KEY_TTL_SECONDS,
+            session_id,
+            user_id,
+            "host" if host else "participant",
+            "1" if admit_directly else "0",
+            grace_seconds,
+        ],
     )
-    return bool(first)
+    return Arrival(first=bool(first), admitted=bool(admitted))
 
 
 def remove_connection(session_id: int, user_id: int, conn_id: str) -> int:
