@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 import redis
 
+from server import embedded
 from server.embedded import engines
 from server.redis_urls import celery_broker_url
 
@@ -54,3 +56,42 @@ def test_services_in_the_environment_are_used_instead(monkeypatch, tmp_path: Pat
 def test_celery_broker_url_for_unix_socket_redis() -> None:
     assert celery_broker_url("unix:///tmp/r.sock?db=3") == "redis+socket:///tmp/r.sock?virtual_host=3"
     assert celery_broker_url("redis://127.0.0.1:6379/1") == "redis://127.0.0.1:6379/1"
+
+
+def test_a_grown_append_only_file_is_compacted_after_a_start(tmp_path: Path, monkeypatch) -> None:
+    data_dir = tmp_path / "data"
+    with embedded.embedded_redis(data_dir) as url:
+        client = redis.Redis.from_url(url)
+        for index in range(2000):  # history the data no longer needs: written, then deleted
+            client.set(f"gone:{index}", "x" * 100)
+            client.delete(f"gone:{index}")
+        client.set("kept", "yes")
+        client.connection_pool.disconnect()
+    grown = embedded._aof_bytes(data_dir / "redis")
+    monkeypatch.setattr(embedded, "AOF_COMPACT_BYTES", grown // 2)
+    with embedded.embedded_redis(data_dir) as url:
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+    # The rewrite started after the start and was let finish before the stop.
+    assert embedded._aof_bytes(data_dir / "redis") < grown // 10
+    with embedded.embedded_redis(data_dir) as url:
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+
+
+class _Running:
+    def poll(self) -> None:
+        return None
+
+
+def test_a_redis_still_loading_its_data_is_waited_for(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(embedded, "REDIS_START_SECONDS", 0.2)
+    states = iter(["down", *["loading"] * 10, "ready"])  # loading for 0.5 s, past the 0.2 s
+    monkeypatch.setattr(embedded, "_redis_state", lambda socket_path: next(states))
+    embedded._wait_for_redis(_Running(), tmp_path / "redis.sock", tmp_path)  # type: ignore[arg-type]
+    assert next(states, "done") == "done"
+
+
+def test_a_redis_that_never_answers_is_an_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(embedded, "REDIS_START_SECONDS", 0.2)
+    monkeypatch.setattr(embedded, "_redis_state", lambda socket_path: "down")
+    with pytest.raises(embedded.EngineError, match="did not answer"):
+        embedded._wait_for_redis(_Running(), tmp_path / "redis.sock", tmp_path)  # type: ignore[arg-type]
