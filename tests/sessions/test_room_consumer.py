@@ -62,6 +62,13 @@ class Clients:
         assert first["type"] == "room.state", first
         return client
 
+    async def seated(self, session: Session, *users: User) -> list[RoomClient]:
+        """Each user joined (past room.state), then every frame of the others' arrivals
+        drained, so a test starts from a quiet room."""
+        sockets = [await self.join(user, session) for user in users]
+        await drain_all(*sockets)
+        return sockets
+
     async def refused(self, user: User, session: Session, **kwargs: Any) -> int:
         """The close code of a handshake the server refuses after accepting it."""
         client = await self.connect(user, session, **kwargs)
@@ -463,10 +470,7 @@ async def test_admitting_someone_not_on_the_roster_changes_nothing(clients: Clie
 async def test_participant_cannot_use_host_controls(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     p0, p1 = room.participants[:2]
-    lead = await clients.join(room.lead, room.session)
-    me = await clients.join(p0, room.session)
-    other = await clients.join(p1, room.session)
-    await drain_all(lead, me, other)
+    lead, me, other = await clients.seated(room.session, room.lead, p0, p1)
     for frame in [
         {"type": "host.admit", "user": p1.pk},
         {"type": "host.admit", "all": True},
@@ -605,10 +609,7 @@ async def test_waiting_room_time_has_no_attendance_segment(clients: Clients) -> 
 async def test_chat_message_fields_and_seq_step_by_one(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     p0, p1 = room.participants[:2]
-    lead = await clients.join(room.lead, room.session)
-    a = await clients.join(p0, room.session)
-    b = await clients.join(p1, room.session)
-    await drain_all(lead, a, b)
+    lead, a, b = await clients.seated(room.session, room.lead, p0, p1)
 
     await a.send(chat("hello room", "c-1"))
     frame = await lead.expect("chat.message")
@@ -642,10 +643,7 @@ async def test_chat_message_fields_and_seq_step_by_one(clients: Clients) -> None
 async def test_repeated_client_id_is_stored_once_and_echoed_to_the_sender_only(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     p0, p1 = room.participants[:2]
-    lead = await clients.join(room.lead, room.session)
-    a = await clients.join(p0, room.session)
-    b = await clients.join(p1, room.session)
-    await drain_all(lead, a, b)
+    lead, a, b = await clients.seated(room.session, room.lead, p0, p1)
     await a.send(chat("only once", "dup-1"))
     original = await a.expect("chat.message")
     await b.expect("chat.message")
@@ -687,9 +685,7 @@ async def _two_after_one_line(clients: Clients) -> tuple[OpenRoom, RoomClient, R
     """A room where participant ``a`` has posted "before" and ``b`` and ``a`` got it."""
     room = await open_room(admit_directly=True)
     p0, p1 = room.participants[:2]
-    a = await clients.join(p0, room.session)
-    b = await clients.join(p1, room.session)
-    await drain_all(a, b)
+    a, b = await clients.seated(room.session, p0, p1)
     await a.send(chat("before", "c-1"))
     first = await b.expect("chat.message", text="before")
     await a.expect("chat.message", text="before")
@@ -811,9 +807,7 @@ async def test_seqs_a_dead_process_never_wrote_are_copied_from_the_log(
 
 async def test_invalid_chat_frames_are_refused_and_the_socket_stays(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
-    lead = await clients.join(room.lead, room.session)
-    a = await clients.join(room.participants[0], room.session)
-    await drain_all(lead, a)
+    lead, a = await clients.seated(room.session, room.lead, room.participants[0])
     for frame in [
         chat("x" * 4001, "v-1"),
         chat("", "v-2"),
@@ -936,9 +930,7 @@ async def test_resume_up_to_a_live_frame_replays_nothing(clients: Clients) -> No
     """Regression: replay() took last_seq > the room.state's seq for a restarted counter,
     so a resume naming a frame this socket already got live caused a spurious resync."""
     room = await open_room(admit_directly=True)
-    a = await clients.join(room.participants[0], room.session)
-    b = await clients.join(room.participants[1], room.session)
-    await drain_all(a, b)
+    a, b = await clients.seated(room.session, room.participants[0], room.participants[1])
     await b.send(chat("live one", "l-1"))
     newest = (await a.expect("chat.message"))["seq"]
     assert newest > state(a)["seq"]
@@ -952,10 +944,7 @@ async def test_resume_up_to_a_live_frame_replays_nothing(clients: Clients) -> No
 async def test_hand_raise_and_lower(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     p0, p1 = room.participants[:2]
-    lead = await clients.join(room.lead, room.session)
-    a = await clients.join(p0, room.session)
-    b = await clients.join(p1, room.session)
-    await drain_all(lead, a, b)
+    lead, a, b = await clients.seated(room.session, room.lead, p0, p1)
 
     await a.send({"type": "hand.raise"})
     for socket in (lead, a, b):
@@ -984,10 +973,7 @@ async def test_hand_raise_and_lower(clients: Clients) -> None:
 async def test_mute_reaches_the_target_only(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     p0, p1, p2 = room.participants
-    lead = await clients.join(room.lead, room.session)
-    a = await clients.join(p0, room.session)
-    b = await clients.join(p1, room.session)
-    await drain_all(lead, a, b)
+    lead, a, b = await clients.seated(room.session, room.lead, p0, p1)
     await lead.send({"type": "host.mute", "user": p0.pk})
     muted = await a.next()
     assert muted["type"] == "muted" and muted["by"] == room.lead.pk
@@ -1000,11 +986,7 @@ async def test_mute_reaches_the_target_only(clients: Clients) -> None:
 async def test_remove_sends_removed_closes_4000_and_keeps_them_out(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     p0, p1 = room.participants[:2]
-    lead = await clients.join(room.lead, room.session)
-    co = await clients.join(room.co, room.session)
-    target = await clients.join(p0, room.session)
-    other = await clients.join(p1, room.session)
-    await drain_all(lead, co, target, other)
+    lead, co, target, other = await clients.seated(room.session, room.lead, room.co, p0, p1)
 
     await lead.send({"type": "host.remove", "user": p0.pk})
     assert (await target.next())["type"] == "removed"
@@ -1028,9 +1010,7 @@ async def test_remove_sends_removed_closes_4000_and_keeps_them_out(clients: Clie
 
 async def test_facilitators_cannot_be_removed(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
-    lead = await clients.join(room.lead, room.session)
-    co = await clients.join(room.co, room.session)
-    await drain_all(lead, co)
+    lead, co = await clients.seated(room.session, room.lead, room.co)
     assert await error(lead, {"type": "host.remove", "user": room.co.pk}) == "forbidden"
     assert await error(lead, {"type": "host.remove", "user": room.lead.pk}) == "forbidden"
     assert await error(lead, {"type": "host.remove", "user": room.outsider.pk}) == "not_on_roster"
