@@ -9,13 +9,16 @@
 - ``{"type": "chat.send", "text", "client_id"}`` takes the room's next seq and the same
   ``chat.message`` frame shape as the project goes to every member, the sender included.
 
-No authentication, no database, no channel layer: the floor any websocket server in Python
-stands on, to measure the project's overhead against.
+No authentication, no channel layer, no application: the floor any websocket server in
+Python stands on, to measure the project's overhead against.
 
 With ``--redis URL`` several such processes share rooms as the project's do: a chat line
 takes its seq and is published in one Lua call (INCR + PUBLISH), and each process, subscribed
-once per room it has members in, hands the encoded frame to its local members. That is the
-same fan-out work as the project's S2 (two processes, Redis), minus the application.
+once per room it has members in, hands the encoded frame to its local members. With
+``--database URL`` too, each chat line is first committed to PostgreSQL (one autocommit
+INSERT into its own table, unique per room, user and client_id, from a small pool of async
+connections), as the project stores every line before broadcasting it. Both together are
+the work of the project's S2 (two processes, Redis, PostgreSQL), minus the application.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -87,7 +91,44 @@ class RedisRooms:
                 broadcast(room.members, message["data"].decode())
 
 
+class ChatStore:
+    """Each chat line committed to PostgreSQL before it is published, as the project
+    stores it: one autocommit INSERT, with a unique (room, user, client_id) so a re-sent
+    line is not stored twice. The plainest way to do it: a pool of async connections, one
+    statement per line, no batching."""
+
+    TABLE = "bare_chat"
+
+    def __init__(self, url: str, pool_size: int) -> None:
+        self.pool = AsyncConnectionPool(
+            url, min_size=pool_size, max_size=pool_size, open=False, kwargs={"autocommit": True}
+        )
+
+    async def start(self) -> None:
+        await self.pool.open(wait=True)
+        async with self.pool.connection() as conn, conn.transaction():
+            # Several bare processes start at once: one creates the table, the others wait.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.TABLE,))
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.TABLE} (id bigserial PRIMARY KEY, room text NOT NULL, "
+                "user_id bigint NOT NULL, client_id text NOT NULL, text text NOT NULL, "
+                "sent_at timestamptz NOT NULL, UNIQUE (room, user_id, client_id))"
+            )
+
+    async def insert(self, room_key: str, user_id: int, client_id: str, text: str, sent_at: datetime) -> int | None:
+        """The new row's id; None if this (room, user, client_id) was stored before."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                f"INSERT INTO {self.TABLE} (room, user_id, client_id, text, sent_at) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (room, user_id, client_id) DO NOTHING RETURNING id",
+                (room_key, user_id, client_id, text, sent_at),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
+
 shared: RedisRooms | None = None
+store: ChatStore | None = None
 
 
 def _error(code: str, message: str) -> str:
@@ -115,14 +156,23 @@ async def handler(ws: ServerConnection) -> None:
                 await ws.send(PONG)
             elif kind == "chat.send":
                 room.seq += 1
+                text = str(frame.get("text", ""))[:4000]
+                client_id = str(frame.get("client_id", ""))[:64]
+                sent_at = datetime.now(UTC)
+                message_id = next(message_ids)
+                if store is not None:
+                    stored_id = await store.insert(room_key, user_id, client_id, text, sent_at)
+                    if stored_id is None:
+                        continue  # stored before: not posted twice
+                    message_id = stored_id
                 out = {
                     "type": "chat.message",
-                    "id": next(message_ids),
+                    "id": message_id,
                     "seq": 0 if shared is not None else room.seq,  # Redis numbers shared rooms
                     "user": {"id": user_id},
-                    "text": str(frame.get("text", ""))[:4000],
-                    "sent_at": datetime.now(UTC).isoformat(),
-                    "client_id": str(frame.get("client_id", ""))[:64],
+                    "text": text,
+                    "sent_at": sent_at.isoformat(),
+                    "client_id": client_id,
                 }
                 if shared is not None:
                     await shared.publish(room_key, out)
@@ -138,8 +188,13 @@ async def handler(ws: ServerConnection) -> None:
             rooms.pop(room_key, None)
 
 
-async def serve_forever(host: str, port: int, redis_url: str | None, redis_pool_size: int) -> None:
-    global shared
+async def serve_forever(
+    host: str, port: int, redis_url: str | None, redis_pool_size: int, database_url: str | None, db_pool_size: int
+) -> None:
+    global shared, store
+    if database_url:
+        store = ChatStore(database_url, db_pool_size)
+        await store.start()
     if redis_url:
         shared = RedisRooms(redis_url, redis_pool_size)
         listener = await shared.start()  # noqa: F841 (kept alive until the server stops)
@@ -158,8 +213,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--redis-pool-size", type=int, default=500, help="Redis connections at most (the project's REDIS_POOL_SIZE)"
     )
+    parser.add_argument("--database", help="commit each chat line to this PostgreSQL before publishing it")
+    parser.add_argument("--database-pool-size", type=int, default=4, help="PostgreSQL connections")
     args = parser.parse_args(argv)
-    asyncio.run(serve_forever(args.host, args.port, args.redis, args.redis_pool_size))
+    asyncio.run(
+        serve_forever(args.host, args.port, args.redis, args.redis_pool_size, args.database, args.database_pool_size)
+    )
 
 
 if __name__ == "__main__":

@@ -139,7 +139,9 @@ def start_daphne(env: BenchEnv, name: str = "daphne", port: int | None = None) -
     return ServerProcess(name, port, command, child_env)
 
 
-def start_bare(name: str = "bare", port: int | None = None, redis_url: str | None = None) -> ServerProcess:
+def start_bare(
+    name: str = "bare", port: int | None = None, redis_url: str | None = None, database_url: str | None = None
+) -> ServerProcess:
     """The bare websockets baseline (bench/bare.py); with ``redis_url``, one of several
     processes sharing rooms through Redis."""
     port = port or free_port()
@@ -147,6 +149,8 @@ def start_bare(name: str = "bare", port: int | None = None, redis_url: str | Non
     if redis_url:
         # The project's pool size (the bench process has Django set up: fixtures.prepare).
         command += ["--redis", redis_url, "--redis-pool-size", str(settings.REDIS_POOL_SIZE)]
+    if database_url:
+        command += ["--database", database_url, "--database-pool-size", str(settings.DB_ASYNC_POOL_SIZE)]
     return ServerProcess(name, port, command, dict(os.environ, PYTHONUNBUFFERED="1"))
 
 

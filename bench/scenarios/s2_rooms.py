@@ -2,20 +2,23 @@
 
 Project: two Daphne processes sharing Redis; each room's members alternate between them,
 so every broadcast crosses processes. Baseline, doing the same work: two bare websockets
-processes (bench/bare.py --redis) sharing rooms through Redis the same way (seq and PUBLISH
-in one Lua call, one subscription per room per process). Also measured for reference, the
-floor: one bare process with in-memory rooms (no Redis at all), figures ``s2_floor_*``.
+processes (bench/bare.py --redis --database) sharing rooms through Redis the same way, each
+chat line committed to PostgreSQL before it is published (as the project stores every
+line before its broadcast), then its seq and PUBLISH in one Lua call, one subscription per
+room per process. Also measured for reference, without targets: the same two bare
+processes without the database (``s2_nodb_*``: fan-out only, the baseline before the
+commit was added) and the floor, one bare process with in-memory rooms (``s2_floor_*``).
 
 1. Peak: a short step search (doubling, then bisecting) for the highest total chat.send
    rate a server sustains: zero loss, zero duplicates, no socket closed, p99 <= 1 s.
    A short step can pass while the server falls behind (a backlog that grows by less
    than a second in 4 s), so the candidate is then held CONFIRM_FACTOR times as long, and
    stepped down until a rate holds. Done for the project and, the same way, for the
-   baseline.
-2. At half the project's peak, the same offered load against both, in HALF_WINDOWS
+   references.
+2. At half the project's peak, the same offered load against every side, in HALF_WINDOWS
    windows: deliveries/s, p50/p99 (of the window with the median p99), loss and
-   duplicates (over all windows). The baseline measures it before its own search, with
-   every socket still open (a failed search step closes some of the baseline's sockets).
+   duplicates (over all windows). The references measure it before their own search, with
+   every socket still open.
 Targets: peak deliveries/s ratio >= 0.30; p99 ratio <= 2.0 at half the project's peak; zero
 loss and zero duplicates for the project there.
 """
@@ -226,6 +229,87 @@ def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
             figures[f"s2_{side}_half_errors"] = str(dict(errors))
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A server set the project is compared with; its figures are ``s2_<side>_*``."""
+
+    side: str
+    description: str
+    start: Callable[[fixtures.BenchEnv], list[servers.ServerProcess]]
+
+
+REFERENCES = [
+    Reference(
+        "baseline",
+        f"bare websockets, {BARE_PROCESSES} processes, each line committed to PostgreSQL, then seq + PUBLISH via Redis",
+        lambda env: [
+            servers.start_bare(f"bare{index}", redis_url=env.redis_url, database_url=env.database_url)
+            for index in range(BARE_PROCESSES)
+        ],
+    ),
+    Reference(
+        "nodb",
+        f"the baseline without the database: {BARE_PROCESSES} processes, seq + PUBLISH via Redis (reference)",
+        lambda env: [servers.start_bare(f"nodb{index}", redis_url=env.redis_url) for index in range(BARE_PROCESSES)],
+    ),
+    Reference(
+        "floor",
+        "bare websockets fan-out, 1 process, in-memory rooms (reference)",
+        lambda env: [servers.start_bare("floor")],
+    ),
+]
+
+
+def _peak_deliveries(run: RoomsRun | None) -> float | None:
+    return run.search.peak.deliveries_per_s if run and run.search.peak else None
+
+
+def _half(run: RoomsRun | None) -> ChatResult | None:
+    return run.half if run else None
+
+
+def _over_windows(run: RoomsRun | None, count: Callable[[ChatResult], int]) -> int | None:
+    return run.total(count) if run and run.windows else None
+
+
+def _targets(figures: Figures, project: RoomsRun | None, bare: RoomsRun | None) -> None:
+    """The issue's targets: the project against the baseline doing the same work."""
+    p_half, b_half = _half(project), _half(bare)
+    compare(
+        figures,
+        "s2_peak_deliveries_per_s",
+        _peak_deliveries(project),
+        _peak_deliveries(bare),
+        at_least=DELIVERIES_AT_LEAST,
+        digits=1,
+    )
+    compare(
+        figures,
+        "s2_half_deliveries_per_s",
+        p_half.deliveries_per_s if p_half else None,
+        b_half.deliveries_per_s if b_half else None,
+        digits=1,
+    )
+    compare_latency(
+        figures,
+        "s2_half",
+        p_half.latency if p_half else None,
+        b_half.latency if b_half else None,
+        p99_at_most=P99_AT_MOST,
+    )
+    p_lost, b_lost = _over_windows(project, lambda w: w.lost), _over_windows(bare, lambda w: w.lost)
+    compare(figures, "s2_half_lost", p_lost, b_lost)
+    target(figures, "s2_half_lost", p_lost == 0 if p_lost is not None else None, "project loses nothing")
+    p_dups, b_dups = _over_windows(project, lambda w: w.duplicates), _over_windows(bare, lambda w: w.duplicates)
+    compare(figures, "s2_half_duplicates", p_dups, b_dups)
+    target(
+        figures,
+        "s2_half_duplicates",
+        p_dups == 0 if p_dups is not None else None,
+        "project delivers nothing twice",
+    )
+
+
 def run(quick: bool = False) -> Figures:
     env = fixtures.prepare()
     fixtures.flush_redis(env.redis_url)  # nothing left over from an earlier scenario
@@ -235,8 +319,7 @@ def run(quick: bool = False) -> Figures:
         "s2_rooms": sizing.rooms,
         "s2_members_per_room": sizing.members,
         "s2_project_processes": PROJECT_PROCESSES,
-        "s2_baseline": f"bare websockets fan-out (bench/bare.py --redis), {BARE_PROCESSES} processes, rooms via Redis",
-        "s2_floor": "bare websockets fan-out, 1 process, in-memory rooms (reference, no target)",
+        **{f"s2_{reference.side}": reference.description for reference in REFERENCES},
         "s2_baseline_processes": BARE_PROCESSES,
         "s2_load_workers": default_workers(),
         "s2_step_seconds": sizing.step_seconds,
@@ -255,77 +338,39 @@ def run(quick: bool = False) -> Figures:
         failed(figures, "s2_project_error", exc)
     project_peak = project.search.peak_rate if project else None
     half_rate = project_peak / 2 if project_peak else None
-    bare: RoomsRun | None = None
-    try:
-        bares = [servers.start_bare(f"bare{index}", redis_url=env.redis_url) for index in range(BARE_PROCESSES)]
-        with servers.running(*bares) as group:
-            # The baseline is expected to go further: its search starts at the project's peak.
-            bare = _measure(group, rooms, False, sizing, project_peak or sizing.start_rate, half_rate)
-    except Exception as exc:
-        failed(figures, "s2_baseline_error", exc)
-    floor: RoomsRun | None = None
-    try:
-        with servers.running(servers.start_bare("floor")) as group:
-            floor = _measure(group, rooms, False, sizing, project_peak or sizing.start_rate, half_rate)
-    except Exception as exc:
-        failed(figures, "s2_floor_error", exc)
+    measured: dict[str, RoomsRun | None] = {}
+    for reference in REFERENCES:
+        measured[reference.side] = None
+        try:
+            with servers.running(*reference.start(env)) as group:
+                # Expected to go further: the search starts at the project's peak.
+                measured[reference.side] = _measure(
+                    group, rooms, False, sizing, project_peak or sizing.start_rate, half_rate
+                )
+        except Exception as exc:
+            failed(figures, f"s2_{reference.side}_error", exc)
+    bare = measured["baseline"]
     if half_rate is None and bare is not None and bare.search.peak_rate:
         figures["s2_half_rate_basis"] = "half the bare peak (the project has no peak)"
         half_rate = bare.search.peak_rate / 2
     else:
         figures["s2_half_rate_basis"] = "half the project's peak"
     figures["s2_half_rate_per_s"] = half_rate
-
-    def peak_deliveries(run: RoomsRun | None) -> float | None:
-        return run.search.peak.deliveries_per_s if run and run.search.peak else None
-
-    def half(run: RoomsRun | None) -> ChatResult | None:
-        return run.half if run else None
-
-    p_half, b_half = half(project), half(bare)
-    compare(
-        figures,
-        "s2_peak_deliveries_per_s",
-        peak_deliveries(project),
-        peak_deliveries(bare),
-        at_least=DELIVERIES_AT_LEAST,
-        digits=1,
-    )
-    compare(
-        figures,
-        "s2_half_deliveries_per_s",
-        p_half.deliveries_per_s if p_half else None,
-        b_half.deliveries_per_s if b_half else None,
-        digits=1,
-    )
-    compare_latency(
-        figures,
-        "s2_half",
-        p_half.latency if p_half else None,
-        b_half.latency if b_half else None,
-        p99_at_most=P99_AT_MOST,
-    )
-
-    def over_windows(run: RoomsRun | None, count: Callable[[ChatResult], int]) -> int | None:
-        return run.total(count) if run and run.windows else None
-
-    p_lost, b_lost = over_windows(project, lambda w: w.lost), over_windows(bare, lambda w: w.lost)
-    compare(figures, "s2_half_lost", p_lost, b_lost)
-    target(figures, "s2_half_lost", p_lost == 0 if p_lost is not None else None, "project loses nothing")
-    p_dups, b_dups = over_windows(project, lambda w: w.duplicates), over_windows(bare, lambda w: w.duplicates)
-    compare(figures, "s2_half_duplicates", p_dups, b_dups)
-    target(
-        figures,
-        "s2_half_duplicates",
-        p_dups == 0 if p_dups is not None else None,
-        "project delivers nothing twice",
-    )
-    compare(figures, "s2_floor_peak_deliveries_per_s", peak_deliveries(project), peak_deliveries(floor), digits=1)
-    f_half = half(floor)
-    compare_latency(figures, "s2_floor_half", p_half.latency if p_half else None, f_half.latency if f_half else None)
+    _targets(figures, project, bare)
+    p_half = _half(project)
+    for side in ("nodb", "floor"):
+        reference_run = measured[side]
+        compare(
+            figures, f"s2_{side}_peak_deliveries_per_s", _peak_deliveries(project), _peak_deliveries(reference_run),
+            digits=1,
+        )  # fmt: skip
+        r_half = _half(reference_run)
+        compare_latency(
+            figures, f"s2_{side}_half", p_half.latency if p_half else None, r_half.latency if r_half else None
+        )
     _describe(figures, "project", project)
-    _describe(figures, "baseline", bare)
-    _describe(figures, "floor", floor)
+    for side, reference_run in measured.items():
+        _describe(figures, side, reference_run)
     return figures
 
 
