@@ -215,8 +215,9 @@ def publish(
 
 
 async def open_breakout_numbers(session_id: int) -> set[int]:
-    """The room's open breakout rooms, on the event loop's client (redis-py retries a single
-    command on a connection that broke, as after a Redis restart)."""
+    """The room's open breakout rooms, on the event loop's client. (redis-py does not retry
+    commands here, but its pool replaces a pooled connection the server closed, as after a
+    Redis restart, before sending on it.)"""
     assignments = await get_async_redis().hgetall(RoomKeys(session_id).breakouts)
     return {int(number) for number in assignments.values()}
 
