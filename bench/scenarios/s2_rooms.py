@@ -342,6 +342,7 @@ def run(quick: bool = False) -> Figures:
     for reference in REFERENCES:
         measured[reference.side] = None
         try:
+            fixtures.settle_database(env.database_url)  # each side starts from a quiet database
             with servers.running(*reference.start(env)) as group:
                 # Expected to go further: the search starts at the project's peak.
                 measured[reference.side] = _measure(
