@@ -25,8 +25,9 @@ def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     sent: list[str] = []
     original = AbstractConnection.send_packed_command
 
-    def counting(self: AbstractConnection, command: object, check_health: bool = True) -> None:
-        sent.append(bytes(command[0] if isinstance(command, list) else command)[:40].decode(errors="replace"))
+    def counting(self: AbstractConnection, command: bytes | list[bytes], check_health: bool = True) -> None:
+        first = command[0] if isinstance(command, list) else command
+        sent.append(first[:40].decode(errors="replace"))
         original(self, command, check_health)
 
     with monkeypatch.context() as patch:
@@ -37,7 +38,7 @@ def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 def test_a_participant_handshake_costs_a_fixed_number_of_queries_and_round_trips(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    room = open_room.func(size=2, admit_directly=True)  # type: ignore[attr-defined]
+    room = open_room.func(size=2, admit_directly=True)
     first, second = room.participants
     # The first arrival loads the scripts and starts the room's seq counter.
     warm = room_services.authorize_ticket(
