@@ -69,6 +69,16 @@ class Clients:
         await drain_all(*sockets)
         return sockets
 
+    async def admitted_by(self, host: RoomClient, user: User, session: Session) -> RoomClient:
+        """Connected, through the waiting room, admitted by ``host`` (whose
+        presence.joined for them is consumed) and past room.state."""
+        client = await self.connect(user, session)
+        await client.expect("waiting")
+        await host.send({"type": "host.admit", "user": user.pk})
+        await client.expect("room.state")
+        await host.expect("presence.joined")
+        return client
+
     async def refused(self, user: User, session: Session, **kwargs: Any) -> int:
         """The close code of a handshake the server refuses after accepting it."""
         client = await self.connect(user, session, **kwargs)
@@ -507,11 +517,7 @@ async def test_admitted_participant_back_within_grace_keeps_admission(clients: C
     room = await open_room()
     p0 = room.participants[0]
     lead = await clients.join(room.lead, room.session)
-    first = await clients.connect(p0, room.session)
-    await first.expect("waiting")
-    await lead.send({"type": "host.admit", "user": p0.pk})
-    await first.expect("room.state")
-    await lead.expect("presence.joined")
+    first = await clients.admitted_by(lead, p0, room.session)
     await first.leave()
     await lead.expect("presence.left")
 
@@ -529,11 +535,7 @@ async def test_participant_back_after_grace_waits_again(clients: Clients) -> Non
     room = await open_room()
     p0 = room.participants[0]
     lead = await clients.join(room.lead, room.session)
-    first = await clients.connect(p0, room.session)
-    await first.expect("waiting")
-    await lead.send({"type": "host.admit", "user": p0.pk})
-    await first.expect("room.state")
-    await lead.expect("presence.joined")
+    first = await clients.admitted_by(lead, p0, room.session)
     with override_settings(ROOM_GRACE_SECONDS=0):
         await first.leave()
         await lead.expect("presence.left")
