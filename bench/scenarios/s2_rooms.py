@@ -126,17 +126,30 @@ def _short_steps(pool: LoadPool, start: float, sizing: Sizing, search: Search) -
 
 def find_peak(pool: LoadPool, start: float, sizing: Sizing) -> Search:
     """Short steps find a candidate; the peak is the highest rate that passed them and then
-    holds CONFIRM_FACTOR steps long (tried from the highest down). When a held rate above it
-    failed, one more held step between the two (``sizing.bisections`` > 0)."""
+    holds CONFIRM_FACTOR steps long (tried from the highest down; if none holds, halving
+    below them). When a held rate above it failed, one more held step between the two
+    (``sizing.bisections`` > 0)."""
     search = Search()
     held_seconds = sizing.step_seconds * CONFIRM_FACTOR
     failing: float | None = None
-    for rate in _short_steps(pool, start, sizing, search):
+    candidates = _short_steps(pool, start, sizing, search)
+    for rate in candidates:
         held = search.step(pool, rate, held_seconds, label="held ")
         if held is not None:
             search.peak_rate, search.peak = rate, held
             break
         failing = rate
+    if search.peak_rate is None:
+        # Nothing held (a baseline's search starts at the project's peak, which it may
+        # pass for 4 s and not for 16): halve below the lowest rate tried until one holds.
+        rate = failing = min(candidates, default=start)
+        for _ in range(4):
+            rate /= 2
+            held = search.step(pool, rate, held_seconds, label="held ")
+            if held is not None:
+                search.peak_rate, search.peak = rate, held
+                break
+            failing = rate
     if search.peak_rate is not None and failing is not None and sizing.bisections:
         mid = round((search.peak_rate + failing) / 2, 1)
         held = search.step(pool, mid, held_seconds, label="held ")
