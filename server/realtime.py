@@ -1,12 +1,27 @@
-"""Sending events to channel-layer groups, only after the change they announce commits."""
+"""Sending events to channel-layer groups, only after the change they announce commits.
+
+Access revocations reach two kinds of sockets. Notification feeds each join the
+channel-layer group ``user.<id>``. Live-room sockets do not: each web process's RoomHub
+(sessions/room_hub.py) is subscribed to ``REVOCATIONS_CHANNEL`` on the Redis pub/sub
+connection it already holds for its rooms, and closes its own sockets of the user named.
+A room socket thus costs no channel-layer channel, group membership or receive loop of its
+own (a connect storm paid two Redis round trips and three asyncio tasks per socket for
+them, and a socket whose receive held channels_redis's lock took 10 s to be torn down).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from server.redis_client import get_redis
+
+# Pub/sub channel of access revocations for live rooms: {"user": id, "reason": ..., "session_id"?}.
+REVOCATIONS_CHANNEL = "iop:revocations"
 
 
 def user_group(user_id: int) -> str:
@@ -25,9 +40,15 @@ def group_send_on_commit(group: str, event: dict[str, Any]) -> None:
 
 
 def close_user_sockets_on_commit(user_id: int, *, reason: str, session_id: int | None = None) -> None:
-    """Every socket of this user (or only those in one session) closes after commit.
-    Consumers join ``user.<id>`` and handle ``access.revoked`` by closing."""
+    """Every socket of this user (or only those in one session) closes after commit:
+    room sockets through their process's RoomHub, feeds through ``user.<id>``; both
+    handle ``access.revoked`` by closing."""
     event: dict[str, Any] = {"type": "access.revoked", "reason": reason}
     if session_id is not None:
         event["session_id"] = session_id
-    group_send_on_commit(user_group(user_id), event)
+    transaction.on_commit(lambda: _revoke_now(user_id, event))
+
+
+def _revoke_now(user_id: int, event: dict[str, Any]) -> None:
+    get_redis().publish(REVOCATIONS_CHANNEL, orjson.dumps({**event, "user": user_id}))
+    group_send_now(user_group(user_id), event)

@@ -186,12 +186,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Under Daphne, the connection's autobahn protocol (Daphne binds it into ``send``);
     # None under other servers and in tests, which then take the ASGI send.
     wire: AutobahnProtocol | None = None
+    # False for a consumer whose events come another way (live rooms: sessions/room_hub.py):
+    # no channel of its own, nor a task reading it.
+    uses_channel_layer = True
+    channel_layer: Any = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
         self.base_send = send
         self.wire = autobahn_protocol(send)
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_layer = get_channel_layer(self.channel_layer_alias) if self.uses_channel_layer else None
         sources = [receive]
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from server.realtime import user_group
 from server.ws import (
     CLOSE_BAD_TICKET,
     CLOSE_FORBIDDEN,
@@ -55,8 +54,11 @@ Handler = Callable[["SessionRoomConsumer", Any], Awaitable[None]]
 
 
 class SessionRoomConsumer(RealtimeConsumer):
+    # Room frames and access revocations both arrive through the process's RoomHub.
+    uses_channel_layer = False
     member: RoomMember | None = None
     session_id = 0
+    user_id = 0
     member_name = ""
 
     # Handshake and teardown ---------------------------------------------------------------
@@ -83,8 +85,8 @@ class SessionRoomConsumer(RealtimeConsumer):
         self.pending: list[LogEntry] | None = []
         self.state_seq = self.last_sent_seq = 0
         self.member = member
+        self.user_id = member.user_id
         try:
-            await self.channel_layer.group_add(user_group(member.user_id), self.channel_name)
             await room_hub.hub().join(self)
             entry = await db_task(room_services.enter_room)(member=member, conn_id=self.conn_id)
         except Exception:
@@ -104,8 +106,6 @@ class SessionRoomConsumer(RealtimeConsumer):
             return
         self.member = None
         await room_hub.hub().leave(self)
-        with contextlib.suppress(Exception):
-            await self.channel_layer.group_discard(user_group(member.user_id), self.channel_name)
         reason = "closed" if code in (1000, 1001, None) else f"closed_{code}"
         await asyncio.shield(db_task(room_services.leave_room)(member=member, conn_id=self.conn_id, reason=reason))
 
@@ -292,9 +292,8 @@ class SessionRoomConsumer(RealtimeConsumer):
         self.closing = True
         await self.close(code=CLOSE_IDLE)
 
-    # Channel-layer events -----------------------------------------------------------------
-
     async def access_revoked(self, event: dict[str, Any]) -> None:
+        """An access revocation for this socket's user (server/realtime.py)."""
         member = self.member
         if member is None or event.get("session_id") not in (None, self.session_id):
             return

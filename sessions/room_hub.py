@@ -6,6 +6,10 @@ is handed to each local socket that should see it: one encode and one PUBLISH pe
 broadcast however large the room (the stock channel-layer group_send costs one Redis
 operation per member; see bench S3).
 
+The same connection carries access revocations (server/realtime.py): the hub closes its
+own sockets of the user a revocation names, so a room socket needs no channel-layer
+channel or group of its own.
+
 The hub also heartbeats its sockets' presence (one pipeline per tick), closes sockets
 whose client went silent, and sweeps presence left behind by dead processes.
 
@@ -20,26 +24,30 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
+import orjson
 import redis.asyncio as aioredis
 from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.loop_local import LoopLocal
+from server.realtime import REVOCATIONS_CHANNEL
 from server.redis_client import drop_async_redis_connections
 from server.ws import BroadcastFrame, db_task
 from sessions import room_services, room_store
 from sessions.room_store import LogEntry, parse_entry
 
 log = logging.getLogger("iop.rooms")
+REVOCATIONS = REVOCATIONS_CHANNEL.encode()
 # How often each process looks for chat rows whose seq a dead process never wrote.
 SEQ_BACKFILL_SECONDS = 30.0
 
 
 class RoomSocket(Protocol):
     session_id: int
+    user_id: int
     member_name: str
     last_heard: float
 
@@ -50,6 +58,8 @@ class RoomSocket(Protocol):
     async def bus_lost(self) -> None: ...
 
     async def went_silent(self) -> None: ...
+
+    async def access_revoked(self, event: dict[str, Any]) -> None: ...
 
 
 class RoomHub:
@@ -65,20 +75,27 @@ class RoomHub:
     # Joining and leaving ------------------------------------------------------------------
 
     async def join(self, socket: RoomSocket) -> None:
-        """Returns once this process is subscribed to the room, so nothing published after
-        the caller reads the room's state can be missed."""
+        """Returns once this process is subscribed to the room and to revocations, so
+        nothing published after the caller reads the room's state can be missed, nor a
+        revocation committed after it."""
         async with self._lock:
-            sockets = self.rooms.setdefault(socket.session_id, set())
-            sockets.add(socket)
-            channel = room_store.channel_name(socket.session_id).encode()
-            confirmed = self._confirmed.get(channel)
-            if confirmed is None:
-                confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
-                if self._pubsub is None:
-                    self._pubsub = self._redis.pubsub()
-                await self._pubsub.subscribe(channel)
+            self.rooms.setdefault(socket.session_id, set()).add(socket)
+            if self._pubsub is None:
+                self._pubsub = self._redis.pubsub()
+            channels = [room_store.channel_name(socket.session_id).encode(), REVOCATIONS]
+            new = [channel for channel in channels if channel not in self._confirmed]
+            if new:
+                for channel in new:
+                    self._confirmed[channel] = asyncio.get_running_loop().create_future()
+                try:
+                    await self._pubsub.subscribe(*new)
+                except BaseException:
+                    for channel in new:  # the next join subscribes again
+                        self._confirmed.pop(channel, None)
+                    raise
                 self._start()
-        await asyncio.wait_for(asyncio.shield(confirmed), timeout=5)
+            confirmations = [self._confirmed[channel] for channel in channels]
+        await asyncio.wait_for(asyncio.shield(asyncio.gather(*confirmations)), timeout=5)
 
     async def leave(self, socket: RoomSocket) -> None:
         async with self._lock:
@@ -106,7 +123,7 @@ class RoomHub:
         while True:
             async with self._lock:
                 pubsub = self._pubsub
-                if pubsub is None or not (self.rooms or self._confirmed):
+                if pubsub is None or not (self.rooms or set(self._confirmed) - {REVOCATIONS}):
                     await self._stop()
                     return
             try:
@@ -134,7 +151,10 @@ class RoomHub:
                 if future is not None and not future.done():
                     future.set_result(None)
             elif message["type"] == "message":
-                await self._route(message["channel"], message["data"])
+                if message["channel"] == REVOCATIONS:
+                    await self._revoke(message["data"])
+                else:
+                    await self._route(message["channel"], message["data"])
 
     async def _route(self, channel: bytes, data: bytes) -> None:
         session_id = int(channel.rsplit(b":", 1)[1])
@@ -148,6 +168,16 @@ class RoomHub:
                     if "closed protocol" in str(error):  # it closed while we sent; its disconnect follows
                         continue
                     log.exception("delivering a room frame failed")
+
+    async def _revoke(self, data: bytes) -> None:
+        """Hand an access revocation to this process's sockets of the user it names."""
+        event = orjson.loads(data)
+        user_id = event.get("user")
+        for socket in [s for sockets in self.rooms.values() for s in sockets if s.user_id == user_id]:
+            try:
+                await socket.access_revoked(event)
+            except Exception:  # one socket must not keep the others open
+                log.exception("closing a revoked room socket failed")
 
     def _forget_all(self) -> list[RoomSocket]:
         sockets = [socket for members in self.rooms.values() for socket in members]
@@ -165,6 +195,7 @@ class RoomHub:
             if task is not current:
                 task.cancel()
         pubsub, self._pubsub = self._pubsub, None
+        self._confirmed.pop(REVOCATIONS, None)  # a new connection subscribes again
         if pubsub is not None:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()

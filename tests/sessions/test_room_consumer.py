@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 from redis import exceptions as redis_exceptions
@@ -27,6 +27,7 @@ from groups import services as group_services
 from groups.models import TherapyGroup
 from server import async_db, redis_client
 from server.asgi import application
+from server.realtime import close_user_sockets_on_commit
 from server.redis_client import get_redis
 from sessions import chat_seqs, room_services, room_store
 from sessions import services as session_services
@@ -1276,6 +1277,29 @@ async def test_logout_closes_4401(clients: Clients) -> None:
     token, _ = await database_sync_to_async(AuthToken.objects.create)(user=p0)
     await database_sync_to_async(account_services.revoke_token)(user=p0, token=token)
     assert await socket.closed(timeout=1) == 4401
+
+
+async def test_revocations_reach_room_sockets_through_the_hub_not_a_group_per_socket(clients: Clients) -> None:
+    """A room socket takes no channel-layer group (server/realtime.py says why): its
+    process's hub closes it when a revocation names its user, and only then."""
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    socket, other = await clients.seated(room.session, p0, p1)
+    assert get_redis().keys("*group:user.*") == []
+
+    await database_sync_to_async(realtime_revoke)(p0.pk, "session_cancelled", session_id=room.session.pk + 1000)
+    await database_sync_to_async(realtime_revoke)(p1.pk + p0.pk + 1000, "deactivated")
+    await asyncio.sleep(0.3)  # published; the hub has handed them on
+    await still_open(socket)
+
+    await database_sync_to_async(realtime_revoke)(p0.pk, "removed_from_roster", session_id=room.session.pk)
+    assert await socket.closed(timeout=1) == 4403
+    await still_open(other)
+
+
+def realtime_revoke(user_id: int, reason: str, session_id: int | None = None) -> None:
+    with transaction.atomic():
+        close_user_sockets_on_commit(user_id, reason=reason, session_id=session_id)
 
 
 async def test_cancelling_the_session_closes_participants_4409(clients: Clients) -> None:
