@@ -1,14 +1,41 @@
-"""Helpers the scenarios share: socket specs for rooms, server CPU sampling."""
+"""Helpers the scenarios share: socket specs for rooms, server CPU sampling, and the
+windows an open-loop phase is measured in."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from bench.fixtures import Room
-from bench.load import SocketSpec
+from bench.load import Latency, SocketSpec
 from bench.servers import ServerProcess
+
+
+class Window(Protocol):
+    latency: Latency
+    errors: dict[str, int]
+
+
+W = TypeVar("W", bound=Window)
+
+
+def median_p99_window(windows: Sequence[W]) -> W | None:
+    """The window with the median p99: on a shared 2-core machine one window's p99 is
+    often set by a burst of outside noise, and the median window is the steadier figure."""
+    if not windows:
+        return None
+    return sorted(windows, key=lambda window: window.latency.ms(99) or 0.0)[len(windows) // 2]
+
+
+def error_counts(results: Iterable[Window]) -> dict[str, int]:
+    """Error frames and close codes, summed over several measured stretches."""
+    counts: Counter[str] = Counter()
+    for result in results:
+        counts.update(result.errors)
+    return dict(counts)
 
 
 def room_specs(rooms: Sequence[Room], servers: Sequence[ServerProcess], *, project: bool) -> list[SocketSpec]:

@@ -10,14 +10,13 @@ Targets: throughput ratio >= 0.30, p99 ratio <= 2.0.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from bench import fixtures, servers
 from bench.load import ConnectResult, EchoResult, LoadPool, default_workers
 from bench.report import Figures, compare, compare_latency, failed
 from bench.scenarios.base import Scenario, register
-from bench.scenarios.common import CpuMeter, room_specs
+from bench.scenarios.common import CpuMeter, error_counts, median_p99_window, room_specs
 
 WINDOW = 2
 OPEN_LOAD_SHARE = 0.5
@@ -38,9 +37,7 @@ class EchoRun:
     @property
     def open(self) -> EchoResult | None:
         """The open-loop window with the median p99."""
-        if not self.windows:
-            return None
-        return sorted(self.windows, key=lambda window: window.latency.ms(99) or 0.0)[len(self.windows) // 2]
+        return median_p99_window(self.windows)
 
     @property
     def pongs_per_cpu_s(self) -> float | None:
@@ -77,11 +74,9 @@ def _describe(figures: Figures, side: str, run: EchoRun | None) -> None:
     closed = run.closed.closed + sum(window.closed for window in run.windows)
     if closed:
         figures[f"s1_{side}_sockets_closed_under_load"] = closed
-    errors: Counter[str] = Counter(run.closed.errors)
-    for window in run.windows:
-        errors.update(window.errors)
+    errors = error_counts([run.closed, *run.windows])
     if errors:
-        figures[f"s1_{side}_errors"] = str(dict(errors))
+        figures[f"s1_{side}_errors"] = str(errors)
     if run.open is not None:
         figures[f"s1_{side}_open_loop_windows_p99_ms"] = " ".join(str(w.latency.ms(99)) for w in run.windows)
         figures[f"s1_{side}_open_loop_lost"] = sum(window.lost for window in run.windows)

@@ -25,7 +25,6 @@ loss and zero duplicates for the project there.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,7 +32,7 @@ from bench import fixtures, servers
 from bench.load import ChatResult, ConnectResult, LoadPool, default_workers
 from bench.report import Figures, compare, compare_latency, failed, target
 from bench.scenarios.base import Scenario, register
-from bench.scenarios.common import CpuMeter, room_specs
+from bench.scenarios.common import CpuMeter, error_counts, median_p99_window, room_specs
 
 P99_LIMIT_MS = 1000.0
 DELIVERIES_AT_LEAST = 0.30
@@ -130,13 +129,17 @@ def find_peak(pool: LoadPool, start: float, sizing: Sizing) -> Search:
     below them). When a held rate above it failed, one more held step between the two
     (``sizing.bisections`` > 0)."""
     search = Search()
-    held_seconds = sizing.step_seconds * CONFIRM_FACTOR
+
+    def holds(rate: float) -> bool:
+        held = search.step(pool, rate, sizing.step_seconds * CONFIRM_FACTOR, label="held ")
+        if held is not None:
+            search.peak_rate, search.peak = rate, held
+        return held is not None
+
     failing: float | None = None
     candidates = _short_steps(pool, start, sizing, search)
     for rate in candidates:
-        held = search.step(pool, rate, held_seconds, label="held ")
-        if held is not None:
-            search.peak_rate, search.peak = rate, held
+        if holds(rate):
             break
         failing = rate
     if search.peak_rate is None:
@@ -145,16 +148,11 @@ def find_peak(pool: LoadPool, start: float, sizing: Sizing) -> Search:
         rate = failing = min(candidates, default=start)
         for _ in range(4):
             rate /= 2
-            held = search.step(pool, rate, held_seconds, label="held ")
-            if held is not None:
-                search.peak_rate, search.peak = rate, held
+            if holds(rate):
                 break
             failing = rate
     if search.peak_rate is not None and failing is not None and sizing.bisections:
-        mid = round((search.peak_rate + failing) / 2, 1)
-        held = search.step(pool, mid, held_seconds, label="held ")
-        if held is not None:
-            search.peak_rate, search.peak = mid, held
+        holds(round((search.peak_rate + failing) / 2, 1))
     return search
 
 
@@ -168,10 +166,7 @@ class RoomsRun:
     @property
     def half(self) -> ChatResult | None:
         """The half-peak window with the median p99."""
-        if not self.windows:
-            return None
-        ranked = sorted(self.windows, key=lambda window: window.latency.ms(99) or 0.0)
-        return ranked[len(ranked) // 2]
+        return median_p99_window(self.windows)
 
     def total(self, count: Callable[[ChatResult], int]) -> int:
         return sum(count(window) for window in self.windows)
@@ -239,11 +234,9 @@ def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
         figures[f"s2_{side}_half_send_lag_p99_ms"] = half.send_lag.ms(99)
         figures[f"s2_{side}_half_server_cpu_pct"] = run.half_cpu_pct
         figures[f"s2_{side}_half_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
-        errors: Counter[str] = Counter()
-        for window in run.windows:
-            errors.update(window.errors)
+        errors = error_counts(run.windows)
         if errors:
-            figures[f"s2_{side}_half_errors"] = str(dict(errors))
+            figures[f"s2_{side}_half_errors"] = str(errors)
 
 
 @dataclass(frozen=True)
