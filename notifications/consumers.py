@@ -9,6 +9,7 @@ from server.realtime import user_group
 from server.ws import (
     CLOSE_BAD_TICKET,
     CLOSE_RATE_LIMITED,
+    PONG,
     FrameError,
     FrameGate,
     RealtimeConsumer,
@@ -80,7 +81,7 @@ class NotificationFeedConsumer(RealtimeConsumer):
         try:
             frame = self.gate.parse(text_data, bytes_data)
             if frame["type"] == "ping":
-                await self.send(dumps({"type": "pong"}))
+                await self.send_prepared(PONG)
             elif frame["type"] == "resume":
                 if "last_id" not in frame:
                     raise FrameError("invalid", "resume needs last_id.")

@@ -142,9 +142,9 @@ def dumps(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
-class BroadcastFrame:
-    """One frame going to many local sockets (a room broadcast): encoded and framed for
-    the wire once, on first use, instead of once per socket."""
+class PreparedFrame:
+    """One frame sent as it is to many local sockets (a room broadcast, the pong): encoded
+    and framed for the wire once, on first use, instead of once per socket."""
 
     __slots__ = ("_prepared", "text")
 
@@ -158,6 +158,10 @@ class BroadcastFrame:
             # does not offer it), and autobahn falls back to a normal send if it were.
             self._prepared = PreparedMessage(self.text.encode(), isBinary=False, applyMask=False, doNotCompress=False)
         return self._prepared
+
+
+# The reply to every ping, framed once per process.
+PONG = PreparedFrame(dumps({"type": "pong"}))
 
 
 def autobahn_protocol(send: Any) -> AutobahnProtocol | None:
@@ -177,10 +181,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     - Channels' ``await_many_dispatch`` makes a task and an ``asyncio.wait`` per message;
       here the socket and the channel layer are each read by one long-lived loop. A lock
       keeps Channels' rule that one message is handled at a time, in arrival order.
+    - A text frame to an open connection is written by autobahn's ``sendMessage``
+      directly (``send``), not through the ASGI message, Daphne's ``handle_reply`` and
+      ``serverSend``, which come to the same call (bench S1).
     - A room broadcast goes to each local socket as one already-framed message
-      (``send_broadcast``): written to the connection by autobahn's
+      (``send_prepared``): written to the connection by autobahn's
       ``sendPreparedMessage``, instead of each socket re-encoding and re-framing it
-      through the ASGI send, Daphne and autobahn's ``sendMessage`` (bench S2/S3).
+      (bench S2/S3).
+    - Under Daphne, see also server/daphne_tuning.py.
     """
 
     # Under Daphne, the connection's autobahn protocol (Daphne binds it into ``send``);
@@ -221,11 +229,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 task.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
 
-    async def send_broadcast(self, frame: BroadcastFrame) -> None:
+    def open_wire(self) -> AutobahnProtocol | None:
+        """The connection's autobahn protocol while it is open; None when not under Daphne
+        or closing (the ASGI send then says what happens)."""
         wire = self.wire
-        if wire is not None and wire.state == AutobahnProtocol.STATE_OPEN:
+        return wire if wire is not None and wire.state == AutobahnProtocol.STATE_OPEN else None
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        wire = self.open_wire()
+        if wire is not None and text_data and bytes_data is None and not close:
+            wire.sendMessage(text_data.encode(), isBinary=False)
+        else:
+            await super().send(text_data, bytes_data, close)
+
+    async def send_prepared(self, frame: PreparedFrame) -> None:
+        wire = self.open_wire()
+        if wire is not None:
             wire.sendPreparedMessage(frame.prepared())
-        else:  # not Daphne, or closing: the ASGI send says what a closed socket does
+        else:
             await self.send(frame.text)
 
     async def dispatch(self, message: dict[str, Any]) -> None:

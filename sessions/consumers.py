@@ -22,9 +22,10 @@ from server.ws import (
     CLOSE_RATE_LIMITED,
     CLOSE_REMOVED,
     CLOSE_SERVICE_RESTART,
-    BroadcastFrame,
+    PONG,
     FrameError,
     FrameGate,
+    PreparedFrame,
     RealtimeConsumer,
     db_task,
     dumps,
@@ -128,7 +129,7 @@ class SessionRoomConsumer(RealtimeConsumer):
             await self.send_frame(error_frame("server_error", "The server could not handle that frame."))
 
     async def on_ping(self, frame: frames.Ping) -> None:
-        await self.send_frame({"type": "pong"})
+        await self.send_prepared(PONG)
 
     async def on_chat_send(self, frame: frames.ChatSend) -> None:
         assert self.member is not None
@@ -254,13 +255,13 @@ class SessionRoomConsumer(RealtimeConsumer):
             return True
         return self.breakout is not None and audience == room_services.breakout_audience(self.breakout)
 
-    async def deliver(self, entry: LogEntry, frame: BroadcastFrame | None = None) -> None:
+    async def deliver(self, entry: LogEntry, frame: PreparedFrame | None = None) -> None:
         if self.pending is not None:
             self.pending.append(entry)
             return
         if entry.seq <= self.state_seq:
             return
-        await self.send_broadcast(frame or BroadcastFrame(entry.frame_text))
+        await self.send_prepared(frame or PreparedFrame(entry.frame_text))
         self.last_sent_seq = entry.seq
         if entry.control:
             await self.apply_control(entry.control)

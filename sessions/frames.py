@@ -126,28 +126,35 @@ InboundFrame = Annotated[
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[InboundFrame] = TypeAdapter(InboundFrame)
-FRAME_TYPES = frozenset(
-    model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
-    for model in (
-        Ping,
-        ChatSend,
-        HandRaise,
-        HandLower,
-        Resume,
-        HostAdmit,
-        HostRemove,
-        HostMute,
-        HostEnd,
-        BreakoutOpen,
-        BreakoutClose,
-    )
+_MODELS: tuple[type[_Frame], ...] = (
+    Ping,
+    ChatSend,
+    HandRaise,
+    HandLower,
+    Resume,
+    HostAdmit,
+    HostRemove,
+    HostMute,
+    HostEnd,
+    BreakoutOpen,
+    BreakoutClose,
 )
+_TYPE_OF = {model: model.model_fields["type"].annotation.__args__[0] for model in _MODELS}  # type: ignore[union-attr]
+FRAME_TYPES = frozenset(_TYPE_OF.values())
+# Frames that are nothing but their type (ping, hand.raise, host.end, ...): a frame of
+# exactly {"type": ...} is the one shared, frozen instance, without a validation pass
+# (pings are most of a room's inbound frames; bench S1).
+_TYPE_ONLY: dict[object, InboundFrame] = {
+    name: model(type=name) for model, name in _TYPE_OF.items() if list(model.model_fields) == ["type"]
+}
 
 
 def parse_inbound(frame: dict[str, object]) -> InboundFrame:
     """The validated frame, or FrameError with a message that names the field."""
     if frame.get("type") not in FRAME_TYPES:
         raise FrameError("unknown_type", f"Unknown frame type {str(frame.get('type'))[:40]!r}.")
+    if len(frame) == 1 and (shared := _TYPE_ONLY.get(frame["type"])) is not None:
+        return shared
     try:
         return _ADAPTER.validate_python(frame)
     except ValidationError as exc:

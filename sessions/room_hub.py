@@ -35,7 +35,7 @@ from redis.backoff import NoBackoff
 from server.loop_local import LoopLocal
 from server.realtime import REVOCATIONS_CHANNEL
 from server.redis_client import drop_async_redis_connections
-from server.ws import BroadcastFrame, db_task
+from server.ws import PreparedFrame, db_task
 from sessions import room_services, room_store
 from sessions.room_store import LogEntry, parse_entry
 
@@ -53,7 +53,7 @@ class RoomSocket(Protocol):
 
     def wants(self, audience: str) -> bool: ...
 
-    async def deliver(self, entry: LogEntry, frame: BroadcastFrame | None = None) -> None: ...
+    async def deliver(self, entry: LogEntry, frame: PreparedFrame | None = None) -> None: ...
 
     async def bus_lost(self) -> None: ...
 
@@ -159,7 +159,7 @@ class RoomHub:
     async def _route(self, channel: bytes, data: bytes) -> None:
         session_id = int(channel.rsplit(b":", 1)[1])
         entry = parse_entry(data)
-        frame = BroadcastFrame(entry.frame_text)  # framed once for all local sockets
+        frame = PreparedFrame(entry.frame_text)  # framed once for all local sockets
         for socket in list(self.rooms.get(session_id, ())):
             if socket.wants(entry.audience):
                 try:

@@ -1,6 +1,7 @@
 """Run as ``python -m tests.server.eager_write_probe``: the web process's reactor set-up
 (server/serve.py: uvloop, Daphne's Twisted reactor, server/daphne_tuning.py) with a TCP
-server and client over loopback, printing one JSON object of what it saw.
+server and client over loopback, printing one JSON object of what it saw: writes, and
+reads without Twisted's log context.
 
 It runs in its own process because installing a Twisted reactor is once per process.
 """
@@ -18,6 +19,8 @@ asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 import daphne.server  # noqa: E402,F401  (installs Twisted's asyncio reactor, as serve.py does)
 from twisted.internet import protocol  # noqa: E402
 from twisted.internet import reactor as _reactor  # noqa: E402
+from twisted.python import context  # noqa: E402
+from twisted.python.log import ILogContext  # noqa: E402
 
 from server import daphne_tuning  # noqa: E402
 
@@ -51,6 +54,16 @@ class AfterPeerClosed(Probe):
 
     def connectionLost(self, reason: object = None) -> None:
         report["connection_lost_reported"] = True
+        third_test()
+
+
+class RaisesOnRead(Probe):
+    def dataReceived(self, data: bytes) -> None:
+        raise RuntimeError("a protocol's fault")
+
+    def connectionLost(self, reason: object = None) -> None:
+        # The reactor caught the fault and dropped the connection; the loop still runs.
+        report["failing_read_dropped_the_connection"] = True
         reactor.callLater(0.05, reactor.stop)
 
 
@@ -59,6 +72,8 @@ class Receiver(Probe):
         self.chunks: list[bytes] = []
 
     def dataReceived(self, data: bytes) -> None:
+        # Reads run without a Twisted log context of their own: the default one.
+        report.setdefault("read_log_context", context.get(ILogContext)["system"])
         self.chunks.append(data)
 
     def connectionLost(self, reason: object = None) -> None:
@@ -79,6 +94,11 @@ def second_test() -> None:
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     client = protocol.ClientFactory.forProtocol(CloseAtOnce)
     reactor.connectTCP("127.0.0.1", port.getHost().port, client)
+
+
+def third_test() -> None:
+    port = reactor.listenTCP(0, protocol.ServerFactory.forProtocol(RaisesOnRead), interface="127.0.0.1")
+    reactor.connectTCP("127.0.0.1", port.getHost().port, protocol.ClientFactory.forProtocol(CloseAtOnce))
 
 
 def main() -> None:
