@@ -76,7 +76,7 @@ def _reactor_calls_without_log_context() -> None:
     def call(logger: object, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
-    asyncioreactor.callWithLogger = call  # type: ignore[assignment]
+    asyncioreactor.callWithLogger = call
 
 
 class Unmasker:
@@ -111,7 +111,7 @@ def _unmask_with_websockets() -> None:
     masks what it sends, so only inbound frames take this."""
     from autobahn.websocket import protocol
 
-    protocol.create_xor_masker = Unmasker  # type: ignore[assignment]
+    protocol.create_xor_masker = Unmasker
 
 
 def _plain_autobahn_log_arguments() -> None:

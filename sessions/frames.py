@@ -145,7 +145,9 @@ FRAME_TYPES = frozenset(_TYPE_OF.values())
 # exactly {"type": ...} is the one shared, frozen instance, without a validation pass
 # (pings are most of a room's inbound frames; bench S1).
 _TYPE_ONLY: dict[object, InboundFrame] = {
-    name: model(type=name) for model, name in _TYPE_OF.items() if list(model.model_fields) == ["type"]
+    name: _ADAPTER.validate_python({"type": name})
+    for model, name in _TYPE_OF.items()
+    if list(model.model_fields) == ["type"]
 }
 
 

@@ -808,6 +808,24 @@ async def test_seqs_a_dead_process_never_wrote_are_copied_from_the_log(
     assert await backfill(now=later) == 0
 
 
+async def test_frames_that_are_only_their_type_refuse_any_other_field(clients: Clients) -> None:
+    """ping, hand.raise, ... skip the validation pass only when they are exactly {"type": ...}."""
+    room = await open_room(admit_directly=True)
+    lead, a = await clients.seated(room.session, room.lead, room.participants[0])
+    await a.send({"type": "ping"})
+    assert (await a.expect("pong"))["type"] == "pong"
+    for frame in [
+        {"type": "ping", "extra": 1},
+        {"type": "hand.raise", "user": room.participants[0].pk},
+        {"type": "host.end", "now": True},
+        {"type": "breakout.close", "rooms": {}},
+    ]:
+        assert await error(a if frame["type"] != "host.end" else lead, frame) == "invalid", frame
+    await still_open(a)
+    await still_open(lead)
+    assert await lead.silent()  # no hand raised, nothing ended
+
+
 async def test_invalid_chat_frames_are_refused_and_the_socket_stays(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     lead, a = await clients.seated(room.session, room.lead, room.participants[0])
