@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections import deque
@@ -179,8 +180,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
       every message, a thread hop per frame; every database call here goes through
       db_task, which hands its connection back after each call.
     - Channels' ``await_many_dispatch`` makes a task and an ``asyncio.wait`` per message;
-      here the socket and the channel layer are each read by one long-lived loop. A lock
-      keeps Channels' rule that one message is handled at a time, in arrival order.
+      here the socket and the channel layer are each read by one long-lived loop. With
+      both, a lock keeps Channels' rule that one message is handled at a time, in arrival
+      order; a consumer without a channel has one loop and needs no lock.
+    - An inbound frame goes straight to ``receive``, not through the handler lookup by
+      name and Channels' ``websocket_receive``.
     - A text frame to an open connection is written by autobahn's ``sendMessage``
       directly (``send``), not through the ASGI message, Daphne's ``handle_reply`` and
       ``serverSend``, which come to the same call (bench S1).
@@ -209,7 +213,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.channel_name = await self.channel_layer.new_channel()
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             sources.append(self.channel_receive)
-        one_at_a_time = asyncio.Lock()
+        # With a single source there is nothing to take turns with: no lock per message.
+        one_at_a_time = asyncio.Lock() if len(sources) > 1 else contextlib.nullcontext()
 
         async def pump(source: Callable[[], Awaitable[dict[str, Any]]]) -> None:
             while True:
@@ -250,6 +255,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.send(frame.text)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.receive":
+            # Every inbound frame: straight to ``receive``, as Channels' websocket_receive
+            # would, without looking the handler up by name.
+            text = message.get("text")
+            if text is not None:
+                await self.receive(text_data=text)
+            else:
+                await self.receive(bytes_data=message["bytes"])
+            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
