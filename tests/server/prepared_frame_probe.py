@@ -1,7 +1,8 @@
 """Run as ``python -m tests.server.prepared_frame_probe``: a room broadcast's prepared
 frame (server.ws.PreparedFrame, RealtimeConsumer.send_prepared) against autobahn's own
-``sendMessage`` on a server protocol over an in-memory transport, and masked client frames
-read through server/daphne_tuning.py's unmasker, printing one JSON object of what it saw.
+``sendMessage`` on a server protocol over an in-memory transport, masked client frames
+read through server/daphne_tuning.py's unmasker, and autobahn's "message" event with and
+without a listener, printing one JSON object of what it saw.
 
 It runs in its own process because connecting an autobahn protocol installs a Twisted
 reactor, which is once per process.
@@ -15,6 +16,7 @@ import json
 import os
 from typing import Any
 
+import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from twisted.internet.testing import StringTransport
 
@@ -111,6 +113,26 @@ async def main() -> dict[str, Any]:
         for index in range(len(data)):
             reader.dataReceived(data[index : index + 1])
     report["masked_frames_read_back"] = reader.messages == [text.encode() for text in TEXTS] * 2
+
+    # autobahn's "message" event: skipped with no listener (Daphne registers none), fired
+    # as before with one.
+    fired: list[bytes] = []
+    silent, _ = open_protocol()
+
+    def record_event(event: str, *args: Any, **kwargs: Any) -> Any:
+        fired.append(args[0])
+        return txaio.create_future(result=[])  # type: ignore[attr-defined]  # as fire does
+
+    silent.fire = record_event
+    silent.dataReceived(wire_bytes[0])
+    report["message_without_listener_delivered"] = silent.messages == [TEXTS[0].encode()]
+    report["event_fired_without_listener"] = fired != []
+    heard: list[bytes] = []
+    listened, _ = open_protocol()
+    listened.on("message", lambda payload, is_binary: heard.append(payload))
+    listened.dataReceived(wire_bytes[0])
+    report["message_with_listener_delivered"] = listened.messages == [TEXTS[0].encode()]
+    report["listener_heard"] = heard == [TEXTS[0].encode()]
     return report
 
 

@@ -61,6 +61,15 @@ def test_frames_go_to_the_open_connection_as_autobahn_frames_them_and_closing_so
     assert report["masked_frames_read_back"] is True
 
 
+def test_a_message_skips_autobahns_event_only_when_nothing_listens() -> None:
+    report = _probe("tests.server.prepared_frame_probe")
+    assert report["message_without_listener_delivered"] is True
+    assert report["event_fired_without_listener"] is False
+    # A listener registered with protocol.on("message", ...) still hears every message.
+    assert report["message_with_listener_delivered"] is True
+    assert report["listener_heard"] is True
+
+
 @settings(max_examples=300, deadline=None)
 @given(mask=st.binary(min_size=4, max_size=4), payload=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300)))
 def test_unmasker_matches_autobahn_for_payloads_split_anywhere(mask: bytes, payload: bytes, cuts: list[int]) -> None:
