@@ -183,8 +183,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
       here the socket and the channel layer are each read by one long-lived loop. With
       both, a lock keeps Channels' rule that one message is handled at a time, in arrival
       order; a consumer without a channel has one loop and needs no lock.
-    - An inbound frame goes straight to ``receive``, not through the handler lookup by
-      name and Channels' ``websocket_receive``.
     - A text frame to an open connection is written by autobahn's ``sendMessage``
       directly (``send``), not through the ASGI message, Daphne's ``handle_reply`` and
       ``serverSend``, which come to the same call (bench S1).
@@ -255,15 +253,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.send(frame.text)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        if message["type"] == "websocket.receive":
-            # Every inbound frame: straight to ``receive``, as Channels' websocket_receive
-            # would, without looking the handler up by name.
-            text = message.get("text")
-            if text is not None:
-                await self.receive(text_data=text)
-            else:
-                await self.receive(bytes_data=message["bytes"])
-            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
