@@ -5,6 +5,7 @@ has gone; and a room broadcast framed once for every local socket (server/ws.py)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import subprocess
@@ -19,8 +20,10 @@ from server.daphne_tuning import Unmasker
 from server.embedded import BASE_DIR
 
 
+@functools.cache
 def _probe(module: str) -> dict[str, Any]:
-    """Run a probe module in its own process (each installs a Twisted reactor); its report."""
+    """Run a probe module in its own process (each installs a Twisted reactor); its report,
+    run once per test session however many tests read it."""
     result = subprocess.run(
         [sys.executable, "-m", module], cwd=BASE_DIR, capture_output=True, text=True, timeout=60, check=True
     )
