@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from knox.models import AuthToken
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, Throttled
@@ -94,7 +95,8 @@ class MeView(APIView):
 class RealtimeTicketView(APIView):
     @extend_schema(request=None, responses={200: TicketResponseSerializer})
     def post(self, request: Request) -> Response:
-        ticket = services.issue_realtime_ticket(user=request_user(request))
+        token = request.auth if isinstance(request.auth, AuthToken) else None
+        ticket = services.issue_realtime_ticket(user=request_user(request), token=token)
         return Response(TicketResponseSerializer(ticket).data)
 
 

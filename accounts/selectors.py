@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from knox.models import AuthToken
 
 from accounts.models import Consent, ConsentScope, GuardianLink, Role, User
+
+if TYPE_CHECKING:
+    from accounts.services import TicketHolder
+
+
+def realtime_user(holder: TicketHolder) -> User | None:
+    """The user a realtime ticket was issued to, while they may still use it: active and,
+    for a ticket an API client asked for, while its bearer token is alive (not logged out,
+    not ended by a password change or deactivation, not expired). Checked at the handshake
+    and again once the socket listens for revocations."""
+    user = User.objects.filter(pk=holder.user_id, is_active=True).first()
+    if user is None or holder.token_digest is None:
+        return user
+    alive = AuthToken.objects.filter(digest=holder.token_digest, user_id=holder.user_id).filter(
+        Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
+    )
+    return user if alive.exists() else None
 
 
 def active_consent(*, guardian: User, adolescent: User) -> Consent | None:

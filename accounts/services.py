@@ -230,26 +230,43 @@ class RealtimeTicket:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class TicketHolder:
+    """Who a consumed realtime ticket was issued to: the user and, for a ticket an API
+    client asked for, the digest of the bearer token it asked with (knox's primary key,
+    not the token). Logout, a password change and deactivation delete that token, and
+    with it whatever the ticket would still open (accounts.selectors.realtime_user)."""
+
+    user_id: int
+    token_digest: str | None = None
+
+
 def _ticket_key(ticket: str) -> str:
     # Only a digest is stored, so a Redis dump does not hand out live tickets.
     return TICKET_KEY_PREFIX + hashlib.sha256(ticket.encode()).hexdigest()
 
 
-def issue_realtime_ticket(*, user: User) -> RealtimeTicket:
+def issue_realtime_ticket(*, user: User, token: AuthToken | None = None) -> RealtimeTicket:
+    """A single-use ticket for one websocket handshake. ``token``: the bearer token of the
+    request asking for it (the API always passes it); None only for tickets the server
+    issues itself (the bench, tests)."""
     ttl = settings.REALTIME_TICKET_TTL_SECONDS
     ticket = secrets.token_urlsafe(32)
-    get_redis().set(_ticket_key(ticket), str(user.pk), ex=ttl)
+    holder = f"{user.pk}:{token.digest}" if token is not None else str(user.pk)
+    get_redis().set(_ticket_key(ticket), holder, ex=ttl)
     return RealtimeTicket(ticket=ticket, expires_at=timezone.now() + timedelta(seconds=ttl))
 
 
-def consume_realtime_ticket(*, ticket: str) -> int | None:
-    """The user id the ticket was issued to, once; None if unknown, expired or used."""
+def consume_realtime_ticket(*, ticket: str) -> TicketHolder | None:
+    """Who the ticket was issued to, once; None if unknown, expired or used."""
     if not ticket or len(ticket) > 128:
         return None
     raw = get_redis().getdel(_ticket_key(ticket))
     if raw is None:
         return None
-    return int(raw)
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    user_id, _, token_digest = text.partition(":")
+    return TicketHolder(user_id=int(user_id), token_digest=token_digest or None)
 
 
 # --- Guardians and consent ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from server.ws import (
     dumps,
     error_frame,
     query_params,
+    still_allowed,
     user_for_ticket,
 )
 
@@ -42,16 +43,22 @@ class NotificationFeedConsumer(RealtimeConsumer):
 
     async def connect(self) -> None:
         params = query_params(self.scope)
-        user = await user_for_ticket(params.get("ticket", ""))
+        found = await user_for_ticket(params.get("ticket", ""))
         await self.accept()
-        if user is None:
+        if found is None:
             await self.close(code=CLOSE_BAD_TICKET)
             return
-        self.user_id = user.pk
         self.gate = FrameGate()
         # Join before reading the backlog so nothing created in between is missed;
         # last_sent_id drops anything that arrives twice.
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.channel_layer.group_add(user_group(found.user.pk), self.channel_name)
+        # A logout or deactivation between the ticket check and the join was sent to the
+        # group before this socket was in it: check again now that it is.
+        if await still_allowed(found.holder) is None:
+            await self.channel_layer.group_discard(user_group(found.user.pk), self.channel_name)
+            await self.close(code=CLOSE_BAD_TICKET)
+            return
+        self.user_id = found.user.pk
         try:
             since = _last_id(params.get("last_id", "0"))
         except FrameError as error:

@@ -25,7 +25,8 @@ from django.conf import settings
 from django.db import connections
 
 from accounts.models import User
-from accounts.services import consume_realtime_ticket
+from accounts.selectors import realtime_user
+from accounts.services import TicketHolder, consume_realtime_ticket
 from server import async_db, redis_client
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -77,15 +78,25 @@ class _PooledCall(SyncToAsync):
             connections.close_all()
 
 
-def ticket_user(ticket: str) -> User | None:
-    """The active user a realtime ticket was issued to, consuming it (sync: ORM)."""
-    user_id = consume_realtime_ticket(ticket=ticket)
-    if user_id is None:
-        return None
-    return User.objects.filter(pk=user_id, is_active=True).first()
+@dataclass(frozen=True)
+class TicketUser:
+    user: User
+    # Kept to check again, once the socket listens for revocations, that the user may
+    # still connect (accounts.selectors.realtime_user): a revocation sent in between
+    # would otherwise pass it by.
+    holder: TicketHolder
+
+
+def ticket_user(ticket: str) -> TicketUser | None:
+    """The user a realtime ticket was issued to, while they may use it, consuming the
+    ticket (sync: ORM)."""
+    holder = consume_realtime_ticket(ticket=ticket)
+    user = realtime_user(holder) if holder is not None else None
+    return TicketUser(user, holder) if user is not None and holder is not None else None
 
 
 user_for_ticket = db_task(ticket_user)
+still_allowed = db_task(realtime_user)
 
 
 class FrameError(Exception):

@@ -90,6 +90,11 @@ class SessionRoomConsumer(RealtimeConsumer):
         try:
             await room_hub.hub().join(self)
             entry = await db_task(room_services.enter_room)(member=member, conn_id=self.conn_id)
+        except RoomRefused as refusal:  # access ended while the socket was being registered
+            self.member = None
+            await room_hub.hub().leave(self)
+            await self.close(code=refusal.code)
+            return
         except Exception:
             logger.warning("joining a room failed; the client should retry", exc_info=True)
             self.member = None

@@ -9,11 +9,14 @@ import pytest
 import time_machine
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import User
+from accounts.selectors import realtime_user
+from accounts.services import TicketHolder
 from audit.models import AuditEntry
 from server.redis_client import get_redis
 from tests.factories import TEST_PASSWORD
@@ -127,11 +130,38 @@ def test_realtime_ticket_is_single_use_and_bound_to_the_user(client_for: Clients
     response = client_for(sam).post("/api/v1/realtime/ticket/")
     assert response.status_code == 200
     ticket = response.json()["ticket"]
-    assert services.consume_realtime_ticket(ticket=ticket) == sam.pk
+    holder = services.consume_realtime_ticket(ticket=ticket)
+    assert holder is not None and holder.user_id == sam.pk
     assert services.consume_realtime_ticket(ticket=ticket) is None
     assert services.consume_realtime_ticket(ticket="garbage") is None
     assert services.consume_realtime_ticket(ticket="") is None
     assert services.consume_realtime_ticket(ticket="x" * 500) is None
+
+
+def test_a_realtime_ticket_is_bound_to_the_token_that_asked_for_it(client_for: Clients, sam: User) -> None:
+    """Logout, a password change or deactivation delete the token, and with it what its
+    unused tickets would open."""
+    client = client_for(sam)
+    ticket = client.post("/api/v1/realtime/ticket/").json()["ticket"]
+    holder = services.consume_realtime_ticket(ticket=ticket)
+    assert holder is not None and holder.token_digest is not None
+    assert realtime_user(holder) == sam
+    assert client.post("/api/v1/auth/logout/").status_code == 204
+    assert realtime_user(holder) is None
+    # The same user with another live token is still refused: the ticket's token is gone.
+    client_for(sam)
+    assert realtime_user(holder) is None
+
+
+def test_a_ticket_of_a_deactivated_user_or_with_an_expired_token_opens_nothing(sam: User) -> None:
+    token, _ = AuthToken.objects.create(user=sam)
+    holder = TicketHolder(user_id=sam.pk, token_digest=token.digest)
+    assert realtime_user(holder) == sam
+    AuthToken.objects.filter(pk=token.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+    assert realtime_user(holder) is None
+    assert realtime_user(TicketHolder(user_id=sam.pk)) == sam
+    User.objects.filter(pk=sam.pk).update(is_active=False)
+    assert realtime_user(TicketHolder(user_id=sam.pk)) is None
 
 
 def test_realtime_ticket_expires_after_60_seconds(client_for: Clients, sam: User) -> None:

@@ -156,3 +156,36 @@ async def test_logout_closes_the_feed() -> None:
     instance, _ = await sync_to_async(AuthToken.objects.create)(user=user)
     await sync_to_async(account_services.revoke_token)(user=user, token=instance)
     await _expect_close(communicator, 4401, timeout=1)
+
+
+async def test_a_logout_while_the_feed_joins_its_group_still_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The logout commits and is sent to ``user.<id>`` after the ticket check and before
+    the socket is in that group: the check made once it is in closes it."""
+    from channels_redis.core import RedisChannelLayer
+    from knox.models import AuthToken
+
+    user = await _user(adult=True)
+    token, _ = await sync_to_async(AuthToken.objects.create)(user=user)
+    issued = await sync_to_async(account_services.issue_realtime_ticket)(user=user, token=token)
+    original = RedisChannelLayer.group_add
+
+    async def group_add(self: RedisChannelLayer, group: str, channel: str) -> None:
+        await sync_to_async(account_services.revoke_token)(user=user, token=token)
+        await original(self, group, channel)
+
+    monkeypatch.setattr(RedisChannelLayer, "group_add", group_add)
+    communicator = WebsocketCommunicator(application, f"/ws/notifications/?ticket={issued.ticket}", headers=ORIGIN)
+    await communicator.connect()
+    await _expect_close(communicator, 4401)
+
+
+async def test_a_ticket_asked_for_before_logout_no_longer_opens_the_feed() -> None:
+    from knox.models import AuthToken
+
+    user = await _user(adult=True)
+    token, _ = await sync_to_async(AuthToken.objects.create)(user=user)
+    issued = await sync_to_async(account_services.issue_realtime_ticket)(user=user, token=token)
+    await sync_to_async(account_services.revoke_token)(user=user, token=token)
+    communicator = WebsocketCommunicator(application, f"/ws/notifications/?ticket={issued.ticket}", headers=ORIGIN)
+    await communicator.connect()
+    await _expect_close(communicator, 4401)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from server import async_db, redis_client
 from server.asgi import application
 from server.realtime import close_user_sockets_on_commit
 from server.redis_client import get_redis
-from sessions import chat_seqs, room_services, room_store
+from sessions import chat_seqs, room_hub, room_services, room_store
 from sessions import services as session_services
 from sessions.models import AttendanceSegment, ChatMessage, RoomRemoval, RosterEntry, Session
 from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory, make_session
@@ -1295,6 +1295,61 @@ async def test_logout_closes_4401(clients: Clients) -> None:
     token, _ = await database_sync_to_async(AuthToken.objects.create)(user=p0)
     await database_sync_to_async(account_services.revoke_token)(user=p0, token=token)
     assert await socket.closed(timeout=1) == 4401
+
+
+async def test_a_ticket_asked_for_with_a_token_dies_with_it_at_logout(clients: Clients) -> None:
+    from knox.models import AuthToken
+
+    room = await open_room(admit_directly=True)
+    p0 = room.participants[0]
+    token, _ = await database_sync_to_async(AuthToken.objects.create)(user=p0)
+    issued = await database_sync_to_async(account_services.issue_realtime_ticket)(user=p0, token=token)
+    await database_sync_to_async(account_services.revoke_token)(user=p0, token=token)
+    assert await clients.refused(p0, room.session, ticket=issued.ticket) == 4401
+
+
+def revoked_while_registering(monkeypatch: pytest.MonkeyPatch, revoke: Callable[[], Awaitable[None]]) -> None:
+    """``revoke`` runs, committed and published, after the handshake's checks and before
+    the socket is registered with its process's hub: nobody is listening for it yet."""
+    original = room_hub.RoomHub.join
+
+    async def join(self: room_hub.RoomHub, socket: Any) -> None:
+        await revoke()
+        await original(self, socket)
+
+    monkeypatch.setattr(room_hub.RoomHub, "join", join)
+
+
+async def test_a_removal_from_the_roster_during_the_handshake_still_closes_the_socket(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    lead = await clients.join(room.lead, room.session)
+    await drain(lead)
+    revoked_while_registering(monkeypatch, lambda: remove_from_group(room, p0))
+    assert await clients.refused(p0, room.session) == 4403
+    # Never in the room: no presence, no attendance, no announcement.
+    assert await lead.silent()
+    assert not await database_sync_to_async(AttendanceSegment.objects.filter(user=p0).exists)()
+    assert room_store.present_user_ids(room.session.pk) == {room.lead.pk}
+    monkeypatch.undo()
+    await clients.join(p1, room.session)  # the next handshake is as usual
+
+
+async def test_a_logout_during_the_handshake_still_closes_the_socket(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knox.models import AuthToken
+
+    room = await open_room(admit_directly=True)
+    p0 = room.participants[0]
+    token, _ = await database_sync_to_async(AuthToken.objects.create)(user=p0)
+    issued = await database_sync_to_async(account_services.issue_realtime_ticket)(user=p0, token=token)
+    revoked_while_registering(
+        monkeypatch, lambda: database_sync_to_async(account_services.revoke_token)(user=p0, token=token)
+    )
+    assert await clients.refused(p0, room.session, ticket=issued.ticket) == 4401
 
 
 async def test_revocations_reach_room_sockets_through_the_hub_not_a_group_per_socket(clients: Clients) -> None:
