@@ -20,7 +20,8 @@ from django.db import transaction
 
 from server.redis_client import get_redis
 
-# Pub/sub channel of access revocations for live rooms: {"user": id, "reason": ..., "session_id"?}.
+# Pub/sub channel of access revocations for live rooms: {"user": id, "reason": ...,
+# "session_id"?} for one person's sockets, {"reason": ..., "session_id": id} for a session's.
 REVOCATIONS_CHANNEL = "iop:revocations"
 
 
@@ -47,6 +48,13 @@ def close_user_sockets_on_commit(user_id: int, *, reason: str, session_id: int |
     if session_id is not None:
         event["session_id"] = session_id
     transaction.on_commit(lambda: _revoke_now(user_id, event))
+
+
+def close_session_sockets_on_commit(session_id: int, *, reason: str) -> None:
+    """Every live-room socket of one session closes after commit, whoever holds it (a
+    cancelled session): one publish, however many people are in the room."""
+    event = {"type": "access.revoked", "reason": reason, "session_id": session_id}
+    transaction.on_commit(lambda: get_redis().publish(REVOCATIONS_CHANNEL, orjson.dumps(event)))
 
 
 def _revoke_now(user_id: int, event: dict[str, Any]) -> None:

@@ -170,10 +170,15 @@ class RoomHub:
                     log.exception("delivering a room frame failed")
 
     async def _revoke(self, data: bytes) -> None:
-        """Hand an access revocation to this process's sockets of the user it names."""
+        """Hand an access revocation to this process's sockets of the user it names, or
+        without a user, to all its sockets in the session it names."""
         event = orjson.loads(data)
         user_id = event.get("user")
-        for socket in [s for sockets in self.rooms.values() for s in sockets if s.user_id == user_id]:
+        if user_id is None:
+            targets = list(self.rooms.get(event.get("session_id"), ()))
+        else:
+            targets = [s for sockets in self.rooms.values() for s in sockets if s.user_id == user_id]
+        for socket in targets:
             try:
                 await socket.access_revoked(event)
             except Exception:  # one socket must not keep the others open

@@ -19,7 +19,7 @@ from accounts.services import ensure_admin
 from audit import services as audit
 from groups.models import TherapyGroup
 from server.errors import Conflict
-from server.realtime import close_user_sockets_on_commit
+from server.realtime import close_session_sockets_on_commit
 from sessions.models import (
     CalendarFeed,
     FacilitatorRole,
@@ -379,11 +379,9 @@ def cancel_session(*, by: User, session: Session) -> Session:
         session.cancelled_at = timezone.now()
         session.save(update_fields=["cancelled_at"])
         audit.record(actor=by, action="session.cancel", target=session)
-        if status == SessionStatus.OPEN:
-            people = {entry.user_id for entry in session.roster.filter(removed_at__isnull=True)}
-            people |= {host.pk for host in session_facilitators(session)}
-            for user_id in sorted(people):
-                close_user_sockets_on_commit(user_id, reason="session_cancelled", session_id=session.pk)
+        # Whoever is in the room, hosts included; a session not yet open has nobody, and
+        # one publish is cheaper than asking.
+        close_session_sockets_on_commit(session.pk, reason="session_cancelled")
     return session
 
 

@@ -27,7 +27,7 @@ from groups import services as group_services
 from groups.models import TherapyGroup
 from server import async_db, redis_client
 from server.asgi import application
-from server.realtime import close_user_sockets_on_commit
+from server.realtime import REVOCATIONS_CHANNEL, close_user_sockets_on_commit
 from server.redis_client import get_redis
 from sessions import chat_seqs, room_hub, room_services, room_store
 from sessions import services as session_services
@@ -1381,6 +1381,29 @@ async def test_cancelling_the_session_closes_participants_4409(clients: Clients)
     session = await reload(room.session)
     await database_sync_to_async(session_services.cancel_session)(by=room.lead, session=session)
     assert await socket.closed(timeout=1) == 4409
+
+
+async def test_cancelling_a_session_is_one_publish_and_closes_only_its_own_room(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = await open_room(admit_directly=True)
+    other_room = await open_room(admit_directly=True)
+    lead, p0, p1 = await clients.seated(room.session, room.lead, *room.participants[:2])
+    elsewhere = await clients.join(other_room.participants[0], other_room.session)
+    published: list[str] = []
+    original = type(get_redis()).publish
+
+    def publish(self: Any, channel: str, message: bytes) -> Any:
+        published.append(channel)
+        return original(self, channel, message)
+
+    monkeypatch.setattr(type(get_redis()), "publish", publish)
+    session = await reload(room.session)
+    await database_sync_to_async(session_services.cancel_session)(by=room.lead, session=session)
+    for socket in (lead, p0, p1):
+        assert await socket.closed(timeout=1) == 4409
+    assert published.count(REVOCATIONS_CHANNEL) == 1
+    await still_open(elsewhere)
 
 
 async def test_cancelling_the_session_closes_hosts_too(clients: Clients) -> None:
