@@ -16,13 +16,15 @@ from typing import Any
 import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from server.redis_client import get_redis
+from server.redis_urls import pubsub_prefix
 
 # Pub/sub channel of access revocations for live rooms: {"user": id, "reason": ...,
 # "session_id"?} for one person's sockets, {"reason": ..., "session_id": id} for a session's.
-REVOCATIONS_CHANNEL = "iop:revocations"
+REVOCATIONS_CHANNEL = pubsub_prefix(settings.REDIS_URL) + "revocations"
 
 
 def user_group(user_id: int) -> str:

@@ -10,7 +10,7 @@ import redis
 
 from server import embedded
 from server.embedded import engines
-from server.redis_urls import celery_broker_url
+from server.redis_urls import celery_broker_url, pubsub_prefix
 
 
 def _pg_connect(url: str) -> psycopg.Connection:
@@ -56,6 +56,12 @@ def test_services_in_the_environment_are_used_instead(monkeypatch, tmp_path: Pat
 def test_celery_broker_url_for_unix_socket_redis() -> None:
     assert celery_broker_url("unix:///tmp/r.sock?db=3") == "redis+socket:///tmp/r.sock?virtual_host=3"
     assert celery_broker_url("redis://127.0.0.1:6379/1") == "redis://127.0.0.1:6379/1"
+
+
+def test_pubsub_channel_names_carry_the_redis_db() -> None:
+    assert pubsub_prefix("redis://127.0.0.1:6379/2") == "iop:db2:"
+    assert pubsub_prefix("redis://127.0.0.1:6379") == "iop:db0:"
+    assert pubsub_prefix("unix:///tmp/r.sock?db=3") == "iop:db3:"
 
 
 def test_a_grown_append_only_file_is_compacted_after_a_start(tmp_path: Path, monkeypatch) -> None:

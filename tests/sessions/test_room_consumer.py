@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 from redis import exceptions as redis_exceptions
+from redis.connection import parse_url
 
 from accounts import services as account_services
 from accounts.models import Consent, User
@@ -29,6 +31,7 @@ from server import async_db, redis_client
 from server.asgi import application
 from server.realtime import REVOCATIONS_CHANNEL, close_user_sockets_on_commit
 from server.redis_client import get_redis
+from server.redis_urls import pubsub_prefix
 from sessions import chat_seqs, room_hub, room_services, room_store
 from sessions import services as session_services
 from sessions.models import AttendanceSegment, ChatMessage, RoomRemoval, RosterEntry, Session
@@ -1368,6 +1371,23 @@ async def test_revocations_reach_room_sockets_through_the_hub_not_a_group_per_so
     await database_sync_to_async(realtime_revoke)(p0.pk, "removed_from_roster", session_id=room.session.pk)
     assert await socket.closed(timeout=1) == 4403
     await still_open(other)
+
+
+async def test_a_revocation_on_another_redis_db_closes_nothing_here(clients: Clients) -> None:
+    """Pub/sub ignores the selected db: without the db in the channel name, another
+    deployment on the same Redis server (make run beside make test) could close our sockets."""
+    room = await open_room(admit_directly=True)
+    socket = await clients.join(room.participants[0], room.session)
+    ours = pubsub_prefix(settings.REDIS_URL)
+    theirs = pubsub_prefix(f"redis://127.0.0.1:6379/{int(parse_url(settings.REDIS_URL).get('db') or 0) + 1}")
+    event = {"type": "access.revoked", "reason": "deactivated", "user": room.participants[0].pk}
+    get_redis().publish(REVOCATIONS_CHANNEL.replace(ours, theirs, 1), json.dumps(event))
+    stray = f"{10**9}\tall\t\n" + json.dumps({"type": "chat.message", "text": "from another db"})
+    get_redis().publish(room_store.channel_name(room.session.pk).replace(ours, theirs, 1), stray)
+    await asyncio.sleep(0.3)  # published; a hub listening there would have handed them on
+    await still_open(socket)
+    get_redis().publish(REVOCATIONS_CHANNEL, json.dumps(event))
+    assert await socket.closed(timeout=1) == 4401
 
 
 def realtime_revoke(user_id: int, reason: str, session_id: int | None = None) -> None:
