@@ -233,8 +233,9 @@ async def _broadcast(stored: list[PendingChat]) -> None:
 
 async def _publish_reseeded(broadcast: room_store.Broadcast) -> int:
     """Redis lost the room's counter: re-seed it above every stored seq, this process's
-    queued ones written first."""
+    queued ones written first and every other process's given time to be."""
     await chat_seqs.recorder().flush()
+    await asyncio.sleep(chat_seqs.reseed_wait_seconds())
     top = await async_db.execute(_TOP_CHAT_SEQ, (broadcast.session_id,))
     floor = top[0] if top is not None and top[0] is not None else 0
     seq = await room_store.publish_async(broadcast.session_id, broadcast.audience, broadcast.frame, seq_floor=floor)

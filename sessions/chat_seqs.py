@@ -39,6 +39,14 @@ _SET_SEQS = (
 MAX_PENDING = 10_000
 
 
+def reseed_wait_seconds() -> float:
+    """How long a re-seed of a lost seq counter waits before reading the highest stored
+    seq: two flush intervals, so that every live process has written the seqs it held
+    (otherwise a line broadcast just before Redis lost the counter could have its number
+    handed out again)."""
+    return 2 * settings.CHAT_SEQ_FLUSH_SECONDS
+
+
 class SeqRecorder:
     def __init__(self) -> None:
         self.pending: dict[int, int] = {}

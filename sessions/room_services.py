@@ -28,7 +28,7 @@ from accounts.services import TicketHolder
 from audit.services import record
 from server.redis_client import get_redis
 from server.ws import CLOSE_BAD_TICKET, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task, ticket_user
-from sessions import chat_posts, room_store
+from sessions import chat_posts, chat_seqs, room_store
 from sessions.chat_posts import chat_frame
 from sessions.models import (
     AttendanceSegment,
@@ -185,6 +185,8 @@ def broadcast(session_id: int, audience: str, frame: dict[str, Any], control: di
     chat seq, so numbers never repeat within what PostgreSQL remembers."""
     seq = room_store.publish(session_id, audience, frame, control=control)
     if seq is None:
+        # Rare (Redis lost the counter): give the processes' queued chat seqs time to land.
+        time.sleep(chat_seqs.reseed_wait_seconds())
         floor = ChatMessage.objects.filter(session_id=session_id).aggregate(top=Max("seq"))["top"] or 0
         seq = room_store.publish(session_id, audience, frame, control=control, seq_floor=floor)
     assert seq is not None

@@ -13,8 +13,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from server import async_db
-from sessions import chat_seqs
+from server.redis_client import get_redis
+from sessions import chat_seqs, room_services
 from sessions.models import ChatMessage
+from sessions.room_store import RoomKeys
 from tests.factories import UserFactory, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,3 +105,16 @@ async def test_unwritten_seqs_are_capped_oldest_dropped_first(monkeypatch: pytes
     assert await recorder.flush() is False
     assert recorder.pending == {102: 102, 103: 103}
     recorder.pending.clear()
+
+
+async def test_a_lost_counter_is_reseeded_above_seqs_still_queued_for_writing() -> None:
+    """Redis lost the room's counter just after a line was broadcast, before its seq was
+    written: the first broadcast after (a join, say, from a db thread) must not hand that
+    number out again."""
+    ids = await _three_rows()
+    session_id = await database_sync_to_async(lambda: ChatMessage.objects.get(pk=ids[0]).session_id)()
+    chat_seqs.recorder().record(ids[0], 41)  # broadcast as seq 41, written within a flush interval
+    get_redis().delete(RoomKeys(session_id).seq)
+    seq = await database_sync_to_async(room_services.broadcast)(session_id, "room", {"type": "hand.raised"})
+    assert seq == 42
+    assert await _seqs(ids[:1]) == [41]
