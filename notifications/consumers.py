@@ -13,12 +13,12 @@ from server.ws import (
     FrameError,
     FrameGate,
     RealtimeConsumer,
+    consume_ticket,
     db_task,
     dumps,
     error_frame,
     query_params,
     still_allowed,
-    user_for_ticket,
 )
 
 # access.revoked reasons that end the session this socket belongs to.
@@ -43,22 +43,22 @@ class NotificationFeedConsumer(RealtimeConsumer):
 
     async def connect(self) -> None:
         params = query_params(self.scope)
-        found = await user_for_ticket(params.get("ticket", ""))
+        holder = await consume_ticket(ticket=params.get("ticket", ""))
         await self.accept()
-        if found is None:
+        if holder is None:
             await self.close(code=CLOSE_BAD_TICKET)
             return
         self.gate = FrameGate()
-        # Join before reading the backlog so nothing created in between is missed;
-        # last_sent_id drops anything that arrives twice.
-        await self.channel_layer.group_add(user_group(found.user.pk), self.channel_name)
-        # A logout or deactivation between the ticket check and the join was sent to the
-        # group before this socket was in it: check again now that it is.
-        if await still_allowed(found.holder) is None:
-            await self.channel_layer.group_discard(user_group(found.user.pk), self.channel_name)
+        # In the group before access is checked (server/ws.py), and before the backlog is
+        # read so nothing created in between is missed; last_sent_id drops anything that
+        # arrives twice.
+        group = user_group(holder.user_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        if await still_allowed(holder) is None:
+            await self.channel_layer.group_discard(group, self.channel_name)
             await self.close(code=CLOSE_BAD_TICKET)
             return
-        self.user_id = found.user.pk
+        self.user_id = holder.user_id
         try:
             since = _last_id(params.get("last_id", "0"))
         except FrameError as error:

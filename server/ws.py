@@ -24,9 +24,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
-from accounts.models import User
 from accounts.selectors import realtime_user
-from accounts.services import TicketHolder, consume_realtime_ticket
+from accounts.services import consume_realtime_ticket
 from server import async_db, redis_client
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -78,24 +77,11 @@ class _PooledCall(SyncToAsync):
             connections.close_all()
 
 
-@dataclass(frozen=True)
-class TicketUser:
-    user: User
-    # Kept to check again, once the socket listens for revocations, that the user may
-    # still connect (accounts.selectors.realtime_user): a revocation sent in between
-    # would otherwise pass it by.
-    holder: TicketHolder
-
-
-def ticket_user(ticket: str) -> TicketUser | None:
-    """The user a realtime ticket was issued to, while they may use it, consuming the
-    ticket (sync: ORM)."""
-    holder = consume_realtime_ticket(ticket=ticket)
-    user = realtime_user(holder) if holder is not None else None
-    return TicketUser(user, holder) if user is not None and holder is not None else None
-
-
-user_for_ticket = db_task(ticket_user)
+# The handshake's two reads of a ticket, off the event loop. A consumer consumes the
+# ticket, registers for access revocations of its holder, and only then checks that the
+# holder may still connect: a revocation committed before the check is seen by it, and
+# one committed after it is published to a socket already listening.
+consume_ticket = db_task(consume_realtime_ticket)
 still_allowed = db_task(realtime_user)
 
 

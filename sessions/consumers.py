@@ -27,6 +27,7 @@ from server.ws import (
     FrameGate,
     PreparedFrame,
     RealtimeConsumer,
+    consume_ticket,
     db_task,
     dumps,
     error_frame,
@@ -69,37 +70,42 @@ class SessionRoomConsumer(RealtimeConsumer):
         self.last_heard = time.time()
         # Contract: refusals are close codes, which a client only sees after an accept.
         await self.accept()
-        ticket = query_params(self.scope).get("ticket", "")
-        try:
-            member = await db_task(room_services.authorize_ticket)(session_id=self.session_id, ticket=ticket)
-        except RoomRefused as refusal:
-            await self.close(code=refusal.code)
+        holder = await consume_ticket(ticket=query_params(self.scope).get("ticket", ""))
+        if holder is None:
+            await self.close(code=CLOSE_BAD_TICKET)
             return
+        self.user_id = holder.user_id
         self.gate = FrameGate()
         self.conn_id = uuid.uuid4().hex
-        self.member_name = room_store.member(member.user_id, self.conn_id)
-        self.admitted = member.is_host
+        self.member_name = room_store.member(holder.user_id, self.conn_id)
+        self.admitted = False
         self.breakout: int | None = None
         self.closing = False
         # Frames that arrive before room.state is sent wait here, then those not newer
         # than the state's seq are dropped (the state already reflects them).
         self.pending: list[LogEntry] | None = []
         self.state_seq = self.last_sent_seq = 0
-        self.member = member
-        self.user_id = member.user_id
+        # Revocations of the holder that arrive before access is decided.
+        self.early_revocations: list[dict[str, Any]] = []
+        refusal: int | None = None
         try:
+            # Listening for revocations before access is checked (server/ws.py).
             await room_hub.hub().join(self)
-            entry = await db_task(room_services.enter_room)(member=member, conn_id=self.conn_id)
-        except RoomRefused as refusal:  # access ended while the socket was being registered
-            self.member = None
-            await room_hub.hub().leave(self)
-            await self.close(code=refusal.code)
-            return
+            member = await db_task(room_services.authorize_holder)(session_id=self.session_id, holder=holder)
+            refusal = next(filter(None, (self.revocation_code(member, e) for e in self.early_revocations)), None)
+            if refusal is None:
+                self.member = member
+                self.admitted = member.is_host
+                entry = await db_task(room_services.enter_room)(member=member, conn_id=self.conn_id)
+        except RoomRefused as refused:
+            refusal = refused.code
         except Exception:
             logger.warning("joining a room failed; the client should retry", exc_info=True)
+            refusal = CLOSE_SERVICE_RESTART
+        if refusal is not None:
             self.member = None
             await room_hub.hub().leave(self)
-            await self.close(code=CLOSE_SERVICE_RESTART)
+            await self.close(code=refusal)
             return
         self.admitted = entry.admitted
         await self.send_state(entry.state)
@@ -238,10 +244,12 @@ class SessionRoomConsumer(RealtimeConsumer):
 
     def wants(self, audience: str) -> bool:
         """Which published frames this socket gets: see room_store's module docstring."""
-        if self.member is None or self.closing:
+        if self.closing:
             return False
         if self.pending is not None:  # before room.state: keep everything, filter later
             return True
+        if self.member is None:
+            return False
         if audience == "all":
             return True
         if audience.startswith("user."):
@@ -299,17 +307,25 @@ class SessionRoomConsumer(RealtimeConsumer):
         await self.close(code=CLOSE_IDLE)
 
     async def access_revoked(self, event: dict[str, Any]) -> None:
-        """An access revocation for this socket's user (server/realtime.py)."""
+        """An access revocation for this socket's user or session (server/realtime.py).
+        Before access is decided (connect), it is kept and weighed then."""
         member = self.member
-        if member is None or event.get("session_id") not in (None, self.session_id):
+        if member is None:
+            self.early_revocations.append(event)
             return
-        reason = event.get("reason", "")
-        code = REVOCATION_CLOSE_CODES.get(reason)
-        if reason in GUARDIAN_REVOCATIONS and member.role == "guardian":
-            code = CLOSE_FORBIDDEN
+        code = self.revocation_code(member, event)
         if code is not None:
             self.closing = True
             await self.close(code=code)
+
+    def revocation_code(self, member: RoomMember, event: dict[str, Any]) -> int | None:
+        """The close code a revocation means for this socket; None if it is not about it."""
+        if event.get("session_id") not in (None, self.session_id):
+            return None
+        reason = event.get("reason", "")
+        if reason in GUARDIAN_REVOCATIONS:
+            return CLOSE_FORBIDDEN if member.role == "guardian" else None
+        return REVOCATION_CLOSE_CODES.get(reason)
 
 
 HANDLERS: dict[str, Handler] = {

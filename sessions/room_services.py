@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from accounts.models import AgeBand, Consent, Role, User
 from accounts.selectors import realtime_user
-from accounts.services import TicketHolder
+from accounts.services import TicketHolder, consume_realtime_ticket
 from audit.services import record
 from server.redis_client import get_redis
-from server.ws import CLOSE_BAD_TICKET, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task, ticket_user
+from server.ws import CLOSE_BAD_TICKET, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task
 from sessions import chat_posts, chat_seqs, room_store
 from sessions.chat_posts import chat_frame
 from sessions.models import (
@@ -75,8 +75,6 @@ class RoomMember:
     lead_id: int | None
     co_host_ids: frozenset[int] = field(default_factory=frozenset)
     admit_directly: bool = False  # the session skips the waiting room
-    # The ticket the socket opened with, to check again (confirm_entry).
-    holder: TicketHolder | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_host(self) -> bool:
@@ -129,23 +127,23 @@ def _roles_in_session(session_id: int) -> dict[int, str]:
 
 
 def authorize_ticket(*, session_id: int, ticket: str) -> RoomMember:
-    """The handshake in one call (one thread hop): the ticket's user, then
-    ``authorize_entry``. An unknown, expired or used ticket is refused with 4401."""
-    found = ticket_user(ticket)
-    if found is None:
+    """The whole handshake check for a caller that does not listen for revocations:
+    consume the ticket, then ``authorize_holder``. An unknown, expired or used ticket is
+    refused with 4401."""
+    holder = consume_realtime_ticket(ticket=ticket)
+    if holder is None:
         raise RoomRefused(CLOSE_BAD_TICKET, "no, expired or used ticket")
-    return replace(authorize_entry(session_id=session_id, user=found.user), holder=found.holder)
+    return authorize_holder(session_id=session_id, holder=holder)
 
 
-def confirm_entry(*, member: RoomMember) -> None:
-    """The handshake's checks once more, made after the socket is registered for
-    revocations (sessions/room_hub.py): a revocation committed between the handshake and
-    that moment was published before anyone here listened for it, and is found here."""
-    holder = member.holder or TicketHolder(member.user_id)
+def authorize_holder(*, session_id: int, holder: TicketHolder) -> RoomMember:
+    """The holder of a consumed ticket may still connect (active, token alive: 4401), then
+    ``authorize_entry``. The consumer calls it once its socket listens for revocations of
+    the holder (server/ws.py), so none committed meanwhile is missed."""
     user = realtime_user(holder)
     if user is None:
         raise RoomRefused(CLOSE_BAD_TICKET, "the user may no longer connect")
-    authorize_entry(session_id=member.session_id, user=user)
+    return authorize_entry(session_id=session_id, user=user)
 
 
 def authorize_entry(*, session_id: int, user: User) -> RoomMember:
@@ -241,9 +239,7 @@ def _is_admitted(keys: RoomKeys, member: RoomMember) -> bool:
 def enter_room(*, member: RoomMember, conn_id: str) -> RoomEntry:
     """A socket joins. The person's first socket is announced, recorded and audited;
     later tabs join silently. A participant back within the grace period keeps their
-    place in the queue or their admission. Raises RoomRefused if the member may no longer
-    enter (confirm_entry)."""
-    confirm_entry(member=member)
+    place in the queue or their admission."""
     arrival = room_store.enter(
         member.session_id, member.user_id, conn_id,
         host=member.is_host, admit_directly=member.admit_directly, grace_seconds=settings.ROOM_GRACE_SECONDS,

@@ -55,11 +55,8 @@ def test_a_participant_handshake_costs_a_fixed_number_of_queries_and_round_trips
     sql = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
     # Ticket's user, session, facilitators, roster entry (with any removal); the join's
     # transaction (attendance segment, then the audit entry under the chain's lock); the
-    # room.state (session, names, roster roles). The first four again once the socket is
-    # registered for revocations (room_services.confirm_entry): one sent in between would
-    # otherwise pass it by.
+    # room.state (session, names, roster roles).
     assert sql == [
-        *["SELECT"] * 4,
         *["SELECT"] * 4,
         "BEGIN", "INSERT", "SELECT", "SELECT", "INSERT", "COMMIT",
         *["SELECT"] * 3,
