@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -1338,6 +1340,27 @@ async def test_a_removal_from_the_roster_during_the_handshake_still_closes_the_s
     assert room_store.present_user_ids(room.session.pk) == {room.lead.pk}
     monkeypatch.undo()
     await clients.join(p1, room.session)  # the next handshake is as usual
+
+
+async def test_a_revocation_heard_before_access_is_decided_refuses_the_socket(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket already listens when the revocation is published, but its access is
+    still being checked: the revocation is kept and weighed once it is decided."""
+    room = await open_room(admit_directly=True)
+    p0 = room.participants[0]
+    authorize = room_services.authorize_holder
+
+    def authorized_then_removed(**kwargs: Any) -> room_services.RoomMember:
+        member = authorize(**kwargs)  # passes: still on the roster
+        async_to_sync(remove_from_group)(room, p0)  # committed and published
+        time.sleep(0.3)  # the hub hands it to the socket meanwhile
+        return member
+
+    monkeypatch.setattr(room_services, "authorize_holder", authorized_then_removed)
+    assert await clients.refused(p0, room.session) == 4403
+    assert not await database_sync_to_async(AttendanceSegment.objects.filter(user=p0).exists)()
+    assert room_store.present_user_ids(room.session.pk) == set()
 
 
 async def test_a_logout_during_the_handshake_still_closes_the_socket(
