@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -19,13 +19,13 @@ def realtime_user(holder: TicketHolder) -> User | None:
     for a ticket an API client asked for, while its bearer token is alive (not logged out,
     not ended by a password change or deactivation, not expired). Checked at the handshake
     and again once the socket listens for revocations."""
-    user = User.objects.filter(pk=holder.user_id, is_active=True).first()
-    if user is None or holder.token_digest is None:
-        return user
-    alive = AuthToken.objects.filter(digest=holder.token_digest, user_id=holder.user_id).filter(
-        Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
-    )
-    return user if alive.exists() else None
+    users = User.objects.filter(pk=holder.user_id, is_active=True)
+    if holder.token_digest is not None:
+        alive = AuthToken.objects.filter(digest=holder.token_digest, user=OuterRef("pk")).filter(
+            Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
+        )
+        users = users.filter(Exists(alive))
+    return users.first()
 
 
 def active_consent(*, guardian: User, adolescent: User) -> Consent | None:

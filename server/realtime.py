@@ -24,7 +24,9 @@ from server.redis_urls import pubsub_prefix
 
 # Pub/sub channel of access revocations for live rooms: {"user": id, "reason": ...,
 # "session_id"?} for one person's sockets, {"reason": ..., "session_id": id} for a session's.
-REVOCATIONS_CHANNEL = pubsub_prefix(settings.REDIS_URL) + "revocations"
+# Every pub/sub channel of the project starts with this (read once: it names the db).
+PUBSUB_PREFIX = pubsub_prefix(settings.REDIS_URL)
+REVOCATIONS_CHANNEL = PUBSUB_PREFIX + "revocations"
 
 
 def user_group(user_id: int) -> str:
@@ -56,9 +58,13 @@ def close_session_sockets_on_commit(session_id: int, *, reason: str) -> None:
     """Every live-room socket of one session closes after commit, whoever holds it (a
     cancelled session): one publish, however many people are in the room."""
     event = {"type": "access.revoked", "reason": reason, "session_id": session_id}
-    transaction.on_commit(lambda: get_redis().publish(REVOCATIONS_CHANNEL, orjson.dumps(event)))
+    transaction.on_commit(lambda: _publish_revocation(event))
 
 
 def _revoke_now(user_id: int, event: dict[str, Any]) -> None:
-    get_redis().publish(REVOCATIONS_CHANNEL, orjson.dumps({**event, "user": user_id}))
+    _publish_revocation({**event, "user": user_id})
     group_send_now(user_group(user_id), event)
+
+
+def _publish_revocation(event: dict[str, Any]) -> None:
+    get_redis().publish(REVOCATIONS_CHANNEL, orjson.dumps(event))

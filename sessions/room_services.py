@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import AgeBand, Consent, Role, User
 from accounts.selectors import realtime_user
-from accounts.services import TicketHolder, consume_realtime_ticket
+from accounts.services import TicketHolder
 from audit.services import record
 from server.redis_client import get_redis
 from server.ws import CLOSE_BAD_TICKET, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_NOT_OPEN, db_task
@@ -124,16 +124,6 @@ def _roles_in_session(session_id: int) -> dict[int, str]:
     """Everyone's role in the session: roster roles, then facilitator roles over them."""
     roles = dict(RosterEntry.objects.filter(session_id=session_id).values_list("user_id", "role"))
     return {**roles, **_facilitators(session_id)[0]}
-
-
-def authorize_ticket(*, session_id: int, ticket: str) -> RoomMember:
-    """The whole handshake check for a caller that does not listen for revocations:
-    consume the ticket, then ``authorize_holder``. An unknown, expired or used ticket is
-    refused with 4401."""
-    holder = consume_realtime_ticket(ticket=ticket)
-    if holder is None:
-        raise RoomRefused(CLOSE_BAD_TICKET, "no, expired or used ticket")
-    return authorize_holder(session_id=session_id, holder=holder)
 
 
 def authorize_holder(*, session_id: int, holder: TicketHolder) -> RoomMember:

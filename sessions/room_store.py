@@ -25,8 +25,8 @@ from django.conf import settings
 from redis.commands.core import AsyncScript, Script
 from redis.exceptions import NoScriptError
 
+from server.realtime import PUBSUB_PREFIX
 from server.redis_client import get_async_redis, get_redis
-from server.redis_urls import pubsub_prefix
 
 # Keys expire a day after their last write, so a room forgotten by a crash cleans itself.
 KEY_TTL_SECONDS = 24 * 3600
@@ -35,7 +35,7 @@ LIVE_ROOMS_KEY = "iop:rooms:live"
 
 def channel_name(session_id: int) -> str:
     # Keys live in the selected db; channels do not (server/redis_urls.pubsub_prefix).
-    return f"{pubsub_prefix(settings.REDIS_URL)}room:{session_id}"
+    return f"{PUBSUB_PREFIX}room:{session_id}"
 
 
 @dataclass(frozen=True)

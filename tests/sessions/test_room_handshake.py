@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from redis.connection import AbstractConnection
 
 from accounts import services as account_services
+from accounts.services import TicketHolder
 from sessions import room_services
 from tests.sessions.rooms import open_room
 
@@ -41,14 +42,15 @@ def test_a_participant_handshake_costs_a_fixed_number_of_queries_and_round_trips
     room = open_room.func(size=2, admit_directly=True)
     first, second = room.participants
     # The first arrival loads the scripts and starts the room's seq counter.
-    warm = room_services.authorize_ticket(
-        session_id=room.session.pk, ticket=account_services.issue_realtime_ticket(user=first).ticket
-    )
+    warm = room_services.authorize_holder(session_id=room.session.pk, holder=TicketHolder(first.pk))
     room_services.enter_room(member=warm, conn_id="warm")
     ticket = account_services.issue_realtime_ticket(user=second).ticket
 
     with CaptureQueriesContext(connection) as queries, redis_round_trips(monkeypatch) as redis_requests:
-        member = room_services.authorize_ticket(session_id=room.session.pk, ticket=ticket)
+        # As the consumer does: the ticket, (registering with the hub), the checks, the arrival.
+        holder = account_services.consume_realtime_ticket(ticket=ticket)
+        assert holder is not None
+        member = room_services.authorize_holder(session_id=room.session.pk, holder=holder)
         entry = room_services.enter_room(member=member, conn_id="c1")
 
     assert entry.admitted and entry.state["you"]["id"] == second.pk
