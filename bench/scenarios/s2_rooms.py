@@ -19,6 +19,11 @@ commit was added) and the floor, one bare process with in-memory rooms (``s2_flo
    windows: deliveries/s, p50/p99 (of the window with the median p99), loss and
    duplicates (over all windows). The references measure it before their own search, with
    every socket still open.
+3. Below both peaks (reference, no target): when the baseline's peak is the lower one, half
+   the project's peak loads the baseline near its own limit, where its tail grows, and the
+   comparison at that rate flatters the project. So both sides are measured once more at
+   half the *lower* peak, each on fresh servers, fresh sockets and a settled database
+   (``s2_low_*``).
 Targets: peak deliveries/s ratio >= 0.30; p99 ratio <= 2.0 at half the project's peak; zero
 loss and zero duplicates for the project there.
 """
@@ -211,6 +216,78 @@ def _measure(
         return RoomsRun(connected, search, *half)
 
 
+def low_rate(project_peak: float | None, baseline_peak: float | None) -> float | None:
+    """The rate of the below-both-peaks reference: half the baseline's peak when it is
+    lower than the project's (otherwise the half-peak rate is already below both)."""
+    if project_peak is None or baseline_peak is None or baseline_peak >= project_peak:
+        return None
+    return baseline_peak / 2
+
+
+def _measure_low(
+    group: Sequence[servers.ServerProcess],
+    rooms: list[fixtures.Room],
+    project: bool,
+    sizing: Sizing,
+    rate: float,
+    settle_database: Callable[[], None],
+) -> RoomsRun:
+    """Fresh sockets on fresh servers, a warm-up, a settled database, then HALF_WINDOWS
+    windows at ``rate`` (no search)."""
+    with LoadPool() as pool:
+        connected = pool.connect(room_specs(rooms, group, project=project), concurrency=16 if project else 64)
+        if connected.connected == 0:
+            raise RuntimeError(f"no socket connected: {connected.failures}")
+        pool.settle(0.5, 10)
+        pool.chat(rate / 2, 1.0)  # warm-up, as before the other phases
+        settle_database()
+        return RoomsRun(connected, Search(), *_measure_half(pool, group, rate, sizing))
+
+
+def _describe_low(figures: Figures, side: str, run: RoomsRun | None) -> None:
+    if run is None:
+        return
+    figures[f"s2_low_{side}_windows_p99_ms"] = " ".join(str(w.latency.ms(99)) for w in run.windows)
+    figures[f"s2_low_{side}_windows_p50_ms"] = " ".join(str(w.latency.ms(50)) for w in run.windows)
+    figures[f"s2_low_{side}_lost"] = run.total(lambda w: w.lost)
+    figures[f"s2_low_{side}_duplicates"] = run.total(lambda w: w.duplicates)
+    figures[f"s2_low_{side}_server_cpu_pct"] = run.half_cpu_pct
+
+
+def _below_both_peaks(
+    figures: Figures,
+    env: fixtures.BenchEnv,
+    rooms: list[fixtures.Room],
+    sizing: Sizing,
+    project: RoomsRun | None,
+    bare: RoomsRun | None,
+    settle_database: Callable[[], None],
+) -> None:
+    """Reference: both sides at half the lower peak (see the module's docstring, 3)."""
+    rate = low_rate(project.search.peak_rate if project else None, bare.search.peak_rate if bare else None)
+    if rate is None:
+        figures["s2_low_rate_per_s"] = "not measured: the half-peak rate is below both peaks"
+        return
+    figures["s2_low_rate_per_s"] = rate
+    runs: dict[str, RoomsRun | None] = {"project": None, "baseline": None}
+    starts: dict[str, Callable[[], list[servers.ServerProcess]]] = {
+        "project": lambda: [servers.start_daphne(env, name=f"daphne{index}") for index in range(PROJECT_PROCESSES)],
+        "baseline": lambda: next(r for r in REFERENCES if r.side == "baseline").start(env),
+    }
+    for side, start in starts.items():
+        try:
+            settle_database()
+            http_path = servers.HEALTH_PATH if side == "project" else None
+            with servers.running(*start(), http_path=http_path) as group:
+                runs[side] = _measure_low(group, rooms, side == "project", sizing, rate, settle_database)
+        except Exception as exc:
+            failed(figures, f"s2_low_{side}_error", exc)
+    p_low, b_low = _half(runs["project"]), _half(runs["baseline"])
+    compare_latency(figures, "s2_low", p_low.latency if p_low else None, b_low.latency if b_low else None)
+    for side, low_run in runs.items():
+        _describe_low(figures, side, low_run)
+
+
 def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
     if run is None:
         return
@@ -383,6 +460,7 @@ def run(quick: bool = False) -> Figures:
         compare_latency(
             figures, f"s2_{side}_half", p_half.latency if p_half else None, r_half.latency if r_half else None
         )
+    _below_both_peaks(figures, env, rooms, sizing, project, bare, settle)
     _describe(figures, "project", project)
     for side, reference_run in measured.items():
         _describe(figures, side, reference_run)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from bench.load import ChatResult, Latency, LoadPool
-from bench.scenarios.s2_rooms import CONFIRM_FACTOR, FULL, find_peak
+from bench.scenarios.s2_rooms import CONFIRM_FACTOR, FULL, find_peak, low_rate
 
 
 @dataclass
@@ -54,3 +54,13 @@ def test_a_search_starting_above_every_short_step_still_finds_a_peak() -> None:
     server = SimulatedServer(short_limit=500, held_limit=450)
     peak = search(server, start=1600)
     assert peak is not None and peak <= 450
+
+
+def test_the_below_both_peaks_reference_runs_only_when_the_baseline_peaks_lower() -> None:
+    # Half the project's peak would load a baseline that peaks lower near its own limit.
+    assert low_rate(1600, 1200) == 600
+    # Otherwise the half-peak rate is already below both peaks, and so are not measured.
+    assert low_rate(1200, 1200) is None
+    assert low_rate(1200, 1600) is None
+    assert low_rate(None, 1200) is None
+    assert low_rate(1600, None) is None
