@@ -7,6 +7,9 @@ CPU were most of the latency tail. So each event loop collects (row, seq) pairs 
 writes them with one UPDATE every ``CHAT_SEQ_FLUSH_SECONDS`` (50 ms by default) while
 lines keep arriving.
 
+The UPDATE is a HOT one (migration 0005): seq is in no index, and pages keep room for the
+new row versions, so it writes no index entry and leaves vacuum little to do.
+
 The seq is needed only to serve a resume from the database once the room's Redis log no
 longer covers it, and to answer a re-sent client_id. A row whose seq was not written yet
 (the batch is in flight, or the process died holding it) is still found: the repeat path

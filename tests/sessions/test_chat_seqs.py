@@ -4,11 +4,13 @@ cannot be written is kept, not lost."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import psycopg
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -22,8 +24,7 @@ from tests.factories import UserFactory, make_session
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@database_sync_to_async
-def _three_rows() -> list[int]:
+def _make_three_rows() -> list[int]:
     session = make_session(kind="individual")
     user = UserFactory.create()
     return [
@@ -32,6 +33,9 @@ def _three_rows() -> list[int]:
         ).pk
         for n in range(3)
     ]
+
+
+_three_rows = database_sync_to_async(_make_three_rows)
 
 
 @database_sync_to_async
@@ -118,3 +122,26 @@ async def test_a_lost_counter_is_reseeded_above_seqs_still_queued_for_writing() 
     seq = await database_sync_to_async(room_services.broadcast)(session_id, "room", {"type": "hand.raised"})
     assert seq == 42
     assert await _seqs(ids[:1]) == [41]
+
+
+def test_writing_seqs_is_a_hot_update_that_touches_no_index() -> None:
+    """Migration 0005: seq is in no index nor index condition, and pages keep room, so the
+    seq write adds no row version to any index (PostgreSQL's HOT update). Adding an index
+    on seq brings back an index entry per chat line and this fails."""
+    table = ChatMessage._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        ids = _make_three_rows()
+        cursor.execute(chat_seqs._SET_SEQS, [ids, [7, 8, 9]])
+        cursor.execute(
+            "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+            [table, table],
+        )
+        updated, hot = cursor.fetchone()
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [table])
+        definitions = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [table])
+        (options,) = cursor.fetchone()
+    assert (updated, hot) == (3, 3)
+    assert definitions, "the table's indexes were read"
+    assert [d for d in definitions if re.search(r"\bseq\b", d)] == []
+    assert "fillfactor=85" in options
