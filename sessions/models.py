@@ -190,8 +190,8 @@ class ChatMessage(models.Model):
     """A chat line in a live room. (session, user, client_id) is unique, so a client that
     re-sends after a reconnect does not post twice."""
 
-    # No index of its own: the unique constraint and the (session, seq) index both start
-    # with it, and chat is the table written most (one index fewer on every line).
+    # No index of its own: the unique constraint starts with it, and chat is the table
+    # written most (one index fewer on every line).
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="chat_messages", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     client_id = models.CharField(max_length=64)
