@@ -189,6 +189,17 @@ def _measure_half(
     return windows, cpu.percent
 
 
+def _connect(
+    pool: LoadPool, group: Sequence[servers.ServerProcess], rooms: list[fixtures.Room], project: bool
+) -> ConnectResult:
+    """One socket per roster member; returns once the joins' presence frames are read."""
+    connected = pool.connect(room_specs(rooms, group, project=project), concurrency=16 if project else 64)
+    if connected.connected == 0:
+        raise RuntimeError(f"no socket connected: {connected.failures}")
+    pool.settle(0.5, 10)  # presence frames of the joins
+    return connected
+
+
 def _measure(
     group: Sequence[servers.ServerProcess],
     rooms: list[fixtures.Room],
@@ -199,10 +210,7 @@ def _measure(
     settle_database: Callable[[], None],
 ) -> RoomsRun:
     with LoadPool() as pool:
-        connected = pool.connect(room_specs(rooms, group, project=project), concurrency=16 if project else 64)
-        if connected.connected == 0:
-            raise RuntimeError(f"no socket connected: {connected.failures}")
-        pool.settle(0.5, 10)  # presence frames of the joins
+        connected = _connect(pool, group, rooms, project)
         pool.chat(start_rate / 2, 1.0)  # warm-up: connections, caches, query plans
         half: tuple[list[ChatResult], float] = ([], 0.0)
         if half_rate:  # known in advance: measured while every socket is open
@@ -235,10 +243,7 @@ def _measure_low(
     """Fresh sockets on fresh servers, a warm-up, a settled database, then HALF_WINDOWS
     windows at ``rate`` (no search)."""
     with LoadPool() as pool:
-        connected = pool.connect(room_specs(rooms, group, project=project), concurrency=16 if project else 64)
-        if connected.connected == 0:
-            raise RuntimeError(f"no socket connected: {connected.failures}")
-        pool.settle(0.5, 10)
+        connected = _connect(pool, group, rooms, project)
         pool.chat(rate / 2, 1.0)  # warm-up, as before the other phases
         settle_database()
         return RoomsRun(connected, Search(), *_measure_half(pool, group, rate, sizing))
