@@ -249,14 +249,23 @@ def _measure_low(
         return RoomsRun(connected, Search(), *_measure_half(pool, group, rate, sizing))
 
 
+def _start_project(env: fixtures.BenchEnv) -> list[servers.ServerProcess]:
+    return [servers.start_daphne(env, name=f"daphne{index}") for index in range(PROJECT_PROCESSES)]
+
+
+def _window_figures(figures: Figures, prefix: str, run: RoomsRun) -> None:
+    """Every window's p99 and p50, in the order measured, and the servers' CPU over them."""
+    figures[f"{prefix}_windows_p99_ms"] = " ".join(str(w.latency.ms(99)) for w in run.windows)
+    figures[f"{prefix}_windows_p50_ms"] = " ".join(str(w.latency.ms(50)) for w in run.windows)
+    figures[f"{prefix}_server_cpu_pct"] = run.half_cpu_pct
+
+
 def _describe_low(figures: Figures, side: str, run: RoomsRun | None) -> None:
     if run is None:
         return
-    figures[f"s2_low_{side}_windows_p99_ms"] = " ".join(str(w.latency.ms(99)) for w in run.windows)
-    figures[f"s2_low_{side}_windows_p50_ms"] = " ".join(str(w.latency.ms(50)) for w in run.windows)
+    _window_figures(figures, f"s2_low_{side}", run)
     figures[f"s2_low_{side}_lost"] = run.total(lambda w: w.lost)
     figures[f"s2_low_{side}_duplicates"] = run.total(lambda w: w.duplicates)
-    figures[f"s2_low_{side}_server_cpu_pct"] = run.half_cpu_pct
 
 
 def _below_both_peaks(
@@ -276,8 +285,8 @@ def _below_both_peaks(
     figures["s2_low_rate_per_s"] = rate
     runs: dict[str, RoomsRun | None] = {"project": None, "baseline": None}
     starts: dict[str, Callable[[], list[servers.ServerProcess]]] = {
-        "project": lambda: [servers.start_daphne(env, name=f"daphne{index}") for index in range(PROJECT_PROCESSES)],
-        "baseline": lambda: next(r for r in REFERENCES if r.side == "baseline").start(env),
+        "project": lambda: _start_project(env),
+        "baseline": lambda: BASELINE.start(env),
     }
     for side, start in starts.items():
         try:
@@ -306,15 +315,13 @@ def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
     figures[f"s2_{side}_search_steps"] = " ".join(run.search.steps)
     half = run.half
     if half is not None:
-        figures[f"s2_{side}_half_windows_p99_ms"] = " ".join(str(w.latency.ms(99)) for w in run.windows)
-        figures[f"s2_{side}_half_windows_p50_ms"] = " ".join(str(w.latency.ms(50)) for w in run.windows)
+        _window_figures(figures, f"s2_{side}_half", run)
         figures[f"s2_{side}_half_sent"] = run.total(lambda w: w.sent)
         figures[f"s2_{side}_half_expected"] = run.total(lambda w: w.expected)
         figures[f"s2_{side}_half_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
         figures[f"s2_{side}_half_out_of_order"] = run.total(lambda w: w.out_of_order)
         figures[f"s2_{side}_half_late_from_earlier_steps"] = run.total(lambda w: w.stale)
         figures[f"s2_{side}_half_send_lag_p99_ms"] = half.send_lag.ms(99)
-        figures[f"s2_{side}_half_server_cpu_pct"] = run.half_cpu_pct
         figures[f"s2_{side}_half_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
         errors = error_counts(run.windows)
         if errors:
@@ -350,6 +357,7 @@ REFERENCES = [
         lambda env: [servers.start_bare("floor")],
     ),
 ]
+BASELINE = next(reference for reference in REFERENCES if reference.side == "baseline")
 
 
 def _peak_deliveries(run: RoomsRun | None) -> float | None:
@@ -427,7 +435,7 @@ def run(quick: bool = False) -> Figures:
         fixtures.settle_database(env.database_url)
 
     try:
-        daphnes = [servers.start_daphne(env, name=f"daphne{index}") for index in range(PROJECT_PROCESSES)]
+        daphnes = _start_project(env)
         with servers.running(*daphnes, http_path=servers.HEALTH_PATH) as group:
             project = _measure(group, rooms, True, sizing, sizing.start_rate, None, settle)
     except Exception as exc:
