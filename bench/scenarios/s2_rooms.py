@@ -15,21 +15,25 @@ commit was added) and the floor, one bare process with in-memory rooms (``s2_flo
    than a second in 4 s), so the candidate is then held CONFIRM_FACTOR times as long, and
    stepped down until a rate holds. Done for the project and, the same way, for the
    references.
-2. At half the project's peak, the same offered load against every side, in HALF_WINDOWS
-   windows: deliveries/s, p50/p99 (of the window with the median p99), loss and
-   duplicates (over all windows). The references measure it before their own search, with
-   every socket still open.
-3. Below both peaks (reference, no target): when the baseline's peak is the lower one, half
-   the project's peak loads the baseline near its own limit, where its tail grows, and the
-   comparison at that rate flatters the project. So both sides are measured once more at
-   half the *lower* peak, each on fresh servers, fresh sockets and a settled database
-   (``s2_low_*``).
+2. Alone at half the project's peak (reference): each side's HALF_WINDOWS windows on its
+   own, the references before their search (every socket still open), the project after
+   it (``s2_alone_half_*``, ``s2_<side>_alone_*``). Minutes apart, so the machine's noise
+   differs between the sides: on this shared 2-core machine the same project, load and code gave a median
+   latency of 5 ms in one run and 22 ms in another ten minutes earlier.
+3. Paired, the target: fresh project servers and fresh baseline servers, both connected at
+   once, each driven by its own load generator; at half the project's peak, PAIRED_WINDOWS
+   windows per side in alternation (project then baseline, baseline then project, ...),
+   the database settled before each window, so both sides meet the machine's noise alike
+   (``s2_half_*``). When the baseline peaks lower, the same again at half the *lower* peak
+   (``s2_low_*``, reference): half the project's peak loads such a baseline near its own
+   limit, where its tail grows, and the comparison at that rate flatters the project.
 Targets: peak deliveries/s ratio >= 0.30; p99 ratio <= 2.0 at half the project's peak; zero
 loss and zero duplicates for the project there.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,6 +57,8 @@ CONFIRM_FACTOR = 4
 # 2-core machine one window's p99 is often set by a burst of outside noise (CPU steal,
 # disk writeback), and the median window is the steadier figure. Every window is reported.
 HALF_WINDOWS = 3
+# The paired phase (the target) measures this many windows per side, alternating.
+PAIRED_WINDOWS = 5
 
 
 @dataclass
@@ -167,6 +173,7 @@ class RoomsRun:
     search: Search
     windows: list[ChatResult] = field(default_factory=list)
     half_cpu_pct: float = 0.0
+    idle_cpu_pct: float = 0.0  # paired phase: over the other side's windows
 
     @property
     def half(self) -> ChatResult | None:
@@ -232,21 +239,88 @@ def low_rate(project_peak: float | None, baseline_peak: float | None) -> float |
     return baseline_peak / 2
 
 
-def _measure_low(
-    group: Sequence[servers.ServerProcess],
-    rooms: list[fixtures.Room],
-    project: bool,
-    sizing: Sizing,
-    rate: float,
-    settle_database: Callable[[], None],
-) -> RoomsRun:
-    """Fresh sockets on fresh servers, a warm-up, a settled database, then HALF_WINDOWS
-    windows at ``rate`` (no search)."""
-    with LoadPool() as pool:
-        connected = _connect(pool, group, rooms, project)
-        pool.chat(rate / 2, 1.0)  # warm-up, as before the other phases
+def paired_order(pairs: int) -> list[str]:
+    """The sides' windows in the order measured: project first in even pairs, baseline first
+    in odd ones (P B B P P B ...), so a drift in the machine's speed over the phase, or the
+    wake of the window before, falls on both sides alike."""
+    order: list[str] = []
+    for index in range(pairs):
+        order += ["project", "baseline"] if index % 2 == 0 else ["baseline", "project"]
+    return order
+
+
+@dataclass
+class Side:
+    """One side of the paired phase: its servers, its load generator and its sockets."""
+
+    group: Sequence[servers.ServerProcess]
+    pool: LoadPool
+    connect: ConnectResult
+
+
+def alternate(
+    sides: dict[str, Side], rate: float, pairs: int, seconds: float, settle_database: Callable[[], None]
+) -> dict[str, RoomsRun]:
+    """``pairs`` windows per side at ``rate``, in ``paired_order``. Before each window the
+    database is settled and both sides' sockets are quiet. Each side's ``half_cpu_pct`` is
+    its servers' CPU over its own windows; ``idle_cpu_pct``, over the other side's."""
+    windows: dict[str, list[ChatResult]] = {name: [] for name in sides}
+    busy: dict[str, list[CpuMeter]] = {name: [] for name in sides}
+    idle: dict[str, list[CpuMeter]] = {name: [] for name in sides}
+    for name in paired_order(pairs):
         settle_database()
-        return RoomsRun(connected, Search(), *_measure_half(pool, group, rate, sizing))
+        for side in sides.values():
+            side.pool.settle(0.5, 10)
+        with contextlib.ExitStack() as stack:
+            meters = {other: stack.enter_context(CpuMeter(side.group)) for other, side in sides.items()}
+            windows[name].append(sides[name].pool.chat(rate, seconds, max_drain=10))
+        for other, meter in meters.items():
+            (busy if other == name else idle)[other].append(meter)
+    return {
+        name: RoomsRun(side.connect, Search(), windows[name], _percent(busy[name]), _percent(idle[name]))
+        for name, side in sides.items()
+    }
+
+
+def _percent(meters: list[CpuMeter]) -> float:
+    """CPU % of one core over several metered stretches together."""
+    wall = sum(meter.wall_s for meter in meters)
+    return round(100 * sum(meter.cpu_s for meter in meters) / wall, 1) if wall else 0.0
+
+
+@dataclass
+class Paired:
+    half: dict[str, RoomsRun] = field(default_factory=dict)
+    low: dict[str, RoomsRun] = field(default_factory=dict)
+
+
+def _measure_paired(
+    env: fixtures.BenchEnv,
+    rooms: list[fixtures.Room],
+    sizing: Sizing,
+    half_rate: float,
+    low: float | None,
+    settle_database: Callable[[], None],
+) -> Paired:
+    """Fresh project and baseline servers, both connected; a warm-up of each, then the
+    alternating windows at ``half_rate`` and, if given, at ``low``."""
+    settle_database()
+    with (
+        servers.running(*_start_project(env), http_path=servers.HEALTH_PATH) as project_group,
+        servers.running(*BASELINE.start(env)) as baseline_group,
+        LoadPool() as project_pool,
+        LoadPool() as baseline_pool,
+    ):
+        sides = {
+            "project": Side(project_group, project_pool, _connect(project_pool, project_group, rooms, True)),
+            "baseline": Side(baseline_group, baseline_pool, _connect(baseline_pool, baseline_group, rooms, False)),
+        }
+        for side in sides.values():
+            side.pool.chat(half_rate / 2, 1.0)  # warm-up, as before the other phases
+        paired = Paired(half=alternate(sides, half_rate, PAIRED_WINDOWS, sizing.final_seconds, settle_database))
+        if low is not None:
+            paired.low = alternate(sides, low, PAIRED_WINDOWS, sizing.final_seconds, settle_database)
+        return paired
 
 
 def _start_project(env: fixtures.BenchEnv) -> list[servers.ServerProcess]:
@@ -260,46 +334,23 @@ def _window_figures(figures: Figures, prefix: str, run: RoomsRun) -> None:
     figures[f"{prefix}_server_cpu_pct"] = run.half_cpu_pct
 
 
-def _describe_low(figures: Figures, side: str, run: RoomsRun | None) -> None:
-    if run is None:
-        return
-    _window_figures(figures, f"s2_low_{side}", run)
-    figures[f"s2_low_{side}_lost"] = run.total(lambda w: w.lost)
-    figures[f"s2_low_{side}_duplicates"] = run.total(lambda w: w.duplicates)
-
-
-def _below_both_peaks(
-    figures: Figures,
-    env: fixtures.BenchEnv,
-    rooms: list[fixtures.Room],
-    sizing: Sizing,
-    project: RoomsRun | None,
-    bare: RoomsRun | None,
-    settle_database: Callable[[], None],
-) -> None:
-    """Reference: both sides at half the lower peak (see the module's docstring, 3)."""
-    rate = low_rate(project.search.peak_rate if project else None, bare.search.peak_rate if bare else None)
-    if rate is None:
-        figures["s2_low_rate_per_s"] = "not measured: the half-peak rate is below both peaks"
-        return
-    figures["s2_low_rate_per_s"] = rate
-    runs: dict[str, RoomsRun | None] = {"project": None, "baseline": None}
-    starts: dict[str, Callable[[], list[servers.ServerProcess]]] = {
-        "project": lambda: _start_project(env),
-        "baseline": lambda: BASELINE.start(env),
-    }
-    for side, start in starts.items():
-        try:
-            settle_database()
-            http_path = servers.HEALTH_PATH if side == "project" else None
-            with servers.running(*start(), http_path=http_path) as group:
-                runs[side] = _measure_low(group, rooms, side == "project", sizing, rate, settle_database)
-        except Exception as exc:
-            failed(figures, f"s2_low_{side}_error", exc)
-    p_low, b_low = _half(runs["project"]), _half(runs["baseline"])
-    compare_latency(figures, "s2_low", p_low.latency if p_low else None, b_low.latency if b_low else None)
-    for side, low_run in runs.items():
-        _describe_low(figures, side, low_run)
+def _describe_paired(figures: Figures, prefix: str, runs: dict[str, RoomsRun]) -> None:
+    """Each side's windows, CPU (its own windows and, idle, the other side's), loss and
+    duplicates, and errors."""
+    for side, run in runs.items():
+        _window_figures(figures, f"{prefix}_{side}", run)
+        figures[f"{prefix}_{side}_idle_server_cpu_pct"] = run.idle_cpu_pct
+        figures[f"{prefix}_{side}_lost"] = run.total(lambda w: w.lost)
+        figures[f"{prefix}_{side}_duplicates"] = run.total(lambda w: w.duplicates)
+        figures[f"{prefix}_{side}_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
+        figures[f"{prefix}_{side}_out_of_order"] = run.total(lambda w: w.out_of_order)
+        figures[f"{prefix}_{side}_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
+        half = run.half
+        if half is not None:
+            figures[f"{prefix}_{side}_send_lag_p99_ms"] = half.send_lag.ms(99)
+        errors = error_counts(run.windows)
+        if errors:
+            figures[f"{prefix}_{side}_errors"] = str(errors)
 
 
 def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
@@ -315,17 +366,17 @@ def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
     figures[f"s2_{side}_search_steps"] = " ".join(run.search.steps)
     half = run.half
     if half is not None:
-        _window_figures(figures, f"s2_{side}_half", run)
-        figures[f"s2_{side}_half_sent"] = run.total(lambda w: w.sent)
-        figures[f"s2_{side}_half_expected"] = run.total(lambda w: w.expected)
-        figures[f"s2_{side}_half_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
-        figures[f"s2_{side}_half_out_of_order"] = run.total(lambda w: w.out_of_order)
-        figures[f"s2_{side}_half_late_from_earlier_steps"] = run.total(lambda w: w.stale)
-        figures[f"s2_{side}_half_send_lag_p99_ms"] = half.send_lag.ms(99)
-        figures[f"s2_{side}_half_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
+        _window_figures(figures, f"s2_{side}_alone", run)
+        figures[f"s2_{side}_alone_sent"] = run.total(lambda w: w.sent)
+        figures[f"s2_{side}_alone_expected"] = run.total(lambda w: w.expected)
+        figures[f"s2_{side}_alone_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
+        figures[f"s2_{side}_alone_out_of_order"] = run.total(lambda w: w.out_of_order)
+        figures[f"s2_{side}_alone_late_from_earlier_steps"] = run.total(lambda w: w.stale)
+        figures[f"s2_{side}_alone_send_lag_p99_ms"] = half.send_lag.ms(99)
+        figures[f"s2_{side}_alone_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
         errors = error_counts(run.windows)
         if errors:
-            figures[f"s2_{side}_half_errors"] = str(errors)
+            figures[f"s2_{side}_alone_errors"] = str(errors)
 
 
 @dataclass(frozen=True)
@@ -372,9 +423,12 @@ def _over_windows(run: RoomsRun | None, count: Callable[[ChatResult], int]) -> i
     return run.total(count) if run and run.windows else None
 
 
-def _targets(figures: Figures, project: RoomsRun | None, bare: RoomsRun | None) -> None:
-    """The issue's targets: the project against the baseline doing the same work."""
-    p_half, b_half = _half(project), _half(bare)
+def _targets(figures: Figures, project: RoomsRun | None, bare: RoomsRun | None, paired: dict[str, RoomsRun]) -> None:
+    """The issue's targets: the project against the baseline doing the same work; the
+    peaks from each side's search, the rest from the paired windows at half the project's
+    peak."""
+    p_paired, b_paired = paired.get("project"), paired.get("baseline")
+    p_half, b_half = _half(p_paired), _half(b_paired)
     compare(
         figures,
         "s2_peak_deliveries_per_s",
@@ -397,10 +451,11 @@ def _targets(figures: Figures, project: RoomsRun | None, bare: RoomsRun | None) 
         b_half.latency if b_half else None,
         p99_at_most=P99_AT_MOST,
     )
-    p_lost, b_lost = _over_windows(project, lambda w: w.lost), _over_windows(bare, lambda w: w.lost)
+    p_lost, b_lost = _over_windows(p_paired, lambda w: w.lost), _over_windows(b_paired, lambda w: w.lost)
     compare(figures, "s2_half_lost", p_lost, b_lost)
     target(figures, "s2_half_lost", p_lost == 0 if p_lost is not None else None, "project loses nothing")
-    p_dups, b_dups = _over_windows(project, lambda w: w.duplicates), _over_windows(bare, lambda w: w.duplicates)
+    p_dups = _over_windows(p_paired, lambda w: w.duplicates)
+    b_dups = _over_windows(b_paired, lambda w: w.duplicates)
     compare(figures, "s2_half_duplicates", p_dups, b_dups)
     target(
         figures,
@@ -408,6 +463,21 @@ def _targets(figures: Figures, project: RoomsRun | None, bare: RoomsRun | None) 
         p_dups == 0 if p_dups is not None else None,
         "project delivers nothing twice",
     )
+
+
+def _references(figures: Figures, project: RoomsRun | None, measured: dict[str, RoomsRun | None]) -> None:
+    """Without targets: each side alone at half the project's peak (the project after its
+    search, the references before theirs), minutes apart; and the peaks of nodb and floor."""
+    p_alone = _half(project)
+    for side, reference_run in measured.items():
+        r_alone = _half(reference_run)
+        prefix = "s2_alone_half" if side == "baseline" else f"s2_{side}_half"
+        compare_latency(figures, prefix, p_alone.latency if p_alone else None, r_alone.latency if r_alone else None)
+        if side != "baseline":
+            compare(
+                figures, f"s2_{side}_peak_deliveries_per_s", _peak_deliveries(project),
+                _peak_deliveries(reference_run), digits=1,
+            )  # fmt: skip
 
 
 def run(quick: bool = False) -> Figures:
@@ -424,6 +494,7 @@ def run(quick: bool = False) -> Figures:
         "s2_load_workers": default_workers(),
         "s2_step_seconds": sizing.step_seconds,
         "s2_final_seconds": sizing.final_seconds,
+        "s2_paired_windows": PAIRED_WINDOWS,
         "s2_peak_rule": (
             f"zero loss, zero duplicates, no socket closed, p99 <= {P99_LIMIT_MS:g} ms, "
             f"held {CONFIRM_FACTOR} steps long"
@@ -461,19 +532,21 @@ def run(quick: bool = False) -> Figures:
     else:
         figures["s2_half_rate_basis"] = "half the project's peak"
     figures["s2_half_rate_per_s"] = half_rate
-    _targets(figures, project, bare)
-    p_half = _half(project)
-    for side in ("nodb", "floor"):
-        reference_run = measured[side]
-        compare(
-            figures, f"s2_{side}_peak_deliveries_per_s", _peak_deliveries(project), _peak_deliveries(reference_run),
-            digits=1,
-        )  # fmt: skip
-        r_half = _half(reference_run)
-        compare_latency(
-            figures, f"s2_{side}_half", p_half.latency if p_half else None, r_half.latency if r_half else None
-        )
-    _below_both_peaks(figures, env, rooms, sizing, project, bare, settle)
+    low = low_rate(project_peak, bare.search.peak_rate if bare else None)
+    figures["s2_low_rate_per_s"] = low if low is not None else "not measured: the half-peak rate is below both peaks"
+    paired = Paired()
+    if half_rate:
+        try:
+            paired = _measure_paired(env, rooms, sizing, half_rate, low, settle)
+        except Exception as exc:
+            failed(figures, "s2_paired_error", exc)
+    _targets(figures, project, bare, paired.half)
+    _describe_paired(figures, "s2_half", paired.half)
+    if paired.low:
+        p_low, b_low = _half(paired.low.get("project")), _half(paired.low.get("baseline"))
+        compare_latency(figures, "s2_low", p_low.latency if p_low else None, b_low.latency if b_low else None)
+        _describe_paired(figures, "s2_low", paired.low)
+    _references(figures, project, measured)
     _describe(figures, "project", project)
     for side, reference_run in measured.items():
         _describe(figures, side, reference_run)
