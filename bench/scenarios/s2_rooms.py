@@ -17,9 +17,9 @@ commit was added) and the floor, one bare process with in-memory rooms (``s2_flo
    references.
 2. Alone at half the project's peak (reference): each side's HALF_WINDOWS windows on its
    own, the references before their search (every socket still open), the project after
-   it (``s2_alone_half_*``, ``s2_<side>_alone_*``). Minutes apart, so the machine's noise
-   differs between the sides: on this shared 2-core machine the same project, load and code gave a median
-   latency of 5 ms in one run and 22 ms in another ten minutes earlier.
+   it (``s2_alone_half_*``, ``s2_<side>_alone_*``). Minutes apart, so the machine's speed
+   differs between the sides: on this shared 2-core machine the same two Daphnes, code and
+   load gave windows of p50 9-23 ms in one run and 4-7 ms in the next, ten minutes later.
 3. Paired, the target: fresh project servers and fresh baseline servers, both connected at
    once, each driven by its own load generator; at half the project's peak, PAIRED_WINDOWS
    windows per side in alternation (project then baseline, baseline then project, ...),
@@ -303,8 +303,8 @@ def _measure_paired(
     settle_database: Callable[[], None],
 ) -> Paired:
     """Fresh project and baseline servers, both connected; a warm-up of each, then the
-    alternating windows at ``half_rate`` and, if given, at ``low``."""
-    settle_database()
+    alternating windows at ``half_rate`` and, if given, at ``low`` (each window after a
+    settled database)."""
     with (
         servers.running(*_start_project(env), http_path=servers.HEALTH_PATH) as project_group,
         servers.running(*BASELINE.start(env)) as baseline_group,
@@ -334,23 +334,31 @@ def _window_figures(figures: Figures, prefix: str, run: RoomsRun) -> None:
     figures[f"{prefix}_server_cpu_pct"] = run.half_cpu_pct
 
 
+def _describe_windows(figures: Figures, prefix: str, run: RoomsRun) -> None:
+    """What a side's windows at one rate measured: each window's p50/p99, the servers' CPU,
+    counts over all windows, the median window's send lag, the generator's CPU, errors."""
+    _window_figures(figures, prefix, run)
+    figures[f"{prefix}_sent"] = run.total(lambda w: w.sent)
+    figures[f"{prefix}_expected"] = run.total(lambda w: w.expected)
+    figures[f"{prefix}_lost"] = run.total(lambda w: w.lost)
+    figures[f"{prefix}_duplicates"] = run.total(lambda w: w.duplicates)
+    figures[f"{prefix}_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
+    figures[f"{prefix}_out_of_order"] = run.total(lambda w: w.out_of_order)
+    figures[f"{prefix}_late_from_earlier_steps"] = run.total(lambda w: w.stale)
+    half = run.half
+    if half is not None:
+        figures[f"{prefix}_send_lag_p99_ms"] = half.send_lag.ms(99)
+    figures[f"{prefix}_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
+    errors = error_counts(run.windows)
+    if errors:
+        figures[f"{prefix}_errors"] = str(errors)
+
+
 def _describe_paired(figures: Figures, prefix: str, runs: dict[str, RoomsRun]) -> None:
-    """Each side's windows, CPU (its own windows and, idle, the other side's), loss and
-    duplicates, and errors."""
+    """Each side's windows, and its servers' CPU while the other side was measured."""
     for side, run in runs.items():
-        _window_figures(figures, f"{prefix}_{side}", run)
+        _describe_windows(figures, f"{prefix}_{side}", run)
         figures[f"{prefix}_{side}_idle_server_cpu_pct"] = run.idle_cpu_pct
-        figures[f"{prefix}_{side}_lost"] = run.total(lambda w: w.lost)
-        figures[f"{prefix}_{side}_duplicates"] = run.total(lambda w: w.duplicates)
-        figures[f"{prefix}_{side}_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
-        figures[f"{prefix}_{side}_out_of_order"] = run.total(lambda w: w.out_of_order)
-        figures[f"{prefix}_{side}_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
-        half = run.half
-        if half is not None:
-            figures[f"{prefix}_{side}_send_lag_p99_ms"] = half.send_lag.ms(99)
-        errors = error_counts(run.windows)
-        if errors:
-            figures[f"{prefix}_{side}_errors"] = str(errors)
 
 
 def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
@@ -364,19 +372,8 @@ def _describe(figures: Figures, side: str, run: RoomsRun | None) -> None:
         figures[f"s2_{side}_peak_capped"] = f"sustained the search's cap of {MAX_RATE:g}/s: the real peak is higher"
     figures[f"s2_{side}_peak_p99_ms"] = run.search.peak.latency.ms(99) if run.search.peak else None
     figures[f"s2_{side}_search_steps"] = " ".join(run.search.steps)
-    half = run.half
-    if half is not None:
-        _window_figures(figures, f"s2_{side}_alone", run)
-        figures[f"s2_{side}_alone_sent"] = run.total(lambda w: w.sent)
-        figures[f"s2_{side}_alone_expected"] = run.total(lambda w: w.expected)
-        figures[f"s2_{side}_alone_seq_duplicates"] = run.total(lambda w: w.seq_duplicates)
-        figures[f"s2_{side}_alone_out_of_order"] = run.total(lambda w: w.out_of_order)
-        figures[f"s2_{side}_alone_late_from_earlier_steps"] = run.total(lambda w: w.stale)
-        figures[f"s2_{side}_alone_send_lag_p99_ms"] = half.send_lag.ms(99)
-        figures[f"s2_{side}_alone_generator_cpu_s"] = round(sum(w.generator_cpu_s for w in run.windows), 3)
-        errors = error_counts(run.windows)
-        if errors:
-            figures[f"s2_{side}_alone_errors"] = str(errors)
+    if run.windows:
+        _describe_windows(figures, f"s2_{side}_alone", run)
 
 
 @dataclass(frozen=True)
