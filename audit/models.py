@@ -61,7 +61,12 @@ class AuditEntry(models.Model):
 
 class AuditVerification(models.Model):
     """The result of one scheduled check of the audit chain. ``run_key`` (for example the
-    day) makes the check's record idempotent: a redelivered task writes nothing new."""
+    day) makes the check's record idempotent: a redelivered task writes nothing new.
+
+    An intact check is also a checkpoint: the chain's head then (``head_seq``,
+    ``head_hash``) and ``entries``. The chain alone cannot show entries removed from its
+    end (or all of them); a later check compares with the checkpoint and fails when the
+    checkpointed entry is gone or the count dropped. Append-only, like the log itself."""
 
     run_key = models.CharField(max_length=64, unique=True)
     checked_at = models.DateTimeField(auto_now_add=True)
@@ -69,6 +74,8 @@ class AuditVerification(models.Model):
     intact = models.BooleanField()
     broken_seq = models.BigIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=200, blank=True)
+    head_seq = models.BigIntegerField(null=True, blank=True)
+    head_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-checked_at"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.chain import GENESIS_HASH, entry_hash, hashed_fields_of
-from audit.models import AuditEntry
+from audit.models import AuditEntry, AuditVerification
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,9 @@ class ChainBreak:
 
 
 def first_chain_break(batch_size: int = 2000) -> ChainBreak | None:
-    """Walk the chain in order; return the first entry whose link or content is wrong."""
+    """Walk the chain in order; return the first entry whose link or content is wrong,
+    or, for a chain that is whole but shorter than the last checkpoint, the checkpoint's
+    missing head."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
     for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=batch_size):
@@ -28,4 +30,30 @@ def first_chain_break(batch_size: int = 2000) -> ChainBreak | None:
             return ChainBreak(entry.seq, "content does not match its hash (the row was changed)")
         expected_prev = entry.hash
         expected_seq += 1
+    return checkpoint_break(entries=expected_seq - 1)
+
+
+def latest_checkpoint() -> AuditVerification | None:
+    return AuditVerification.objects.filter(intact=True, head_seq__isnull=False).order_by("-head_seq").first()
+
+
+def checkpoint_break(*, entries: int) -> ChainBreak | None:
+    """A chain that verifies on its own may still have lost its end: every entry after
+    some point (a TRUNCATE empties it all). The last intact verification saw its head;
+    that entry must still be there, unchanged, and the log no shorter."""
+    checkpoint = latest_checkpoint()
+    if checkpoint is None:
+        return None
+    assert checkpoint.head_seq is not None
+    head = AuditEntry.objects.filter(seq=checkpoint.head_seq).values_list("hash", flat=True).first()
+    if head is None or entries < checkpoint.entries:
+        return ChainBreak(
+            checkpoint.head_seq,
+            f"entry #{checkpoint.head_seq}, the head at the {checkpoint.run_key} check "
+            f"({checkpoint.entries} entries), is gone: {entries} entries left",
+        )
+    if head != checkpoint.head_hash:
+        return ChainBreak(
+            checkpoint.head_seq, f"entry #{checkpoint.head_seq} differs from the {checkpoint.run_key} check"
+        )
     return None

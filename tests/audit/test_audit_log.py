@@ -6,12 +6,13 @@ import threading
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection, connections, transaction
 from django.test import Client
 
-from audit.models import AppendOnlyError, AuditEntry
+from audit.models import AppendOnlyError, AuditEntry, AuditVerification
 from audit.selectors import first_chain_break
-from audit.services import record
+from audit.services import record, record_chain_verification
+from tests.conftest import AUDIT_TABLES
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +128,63 @@ def test_concurrent_writers_keep_the_chain_intact() -> None:
     assert errors == []
     assert AuditEntry.objects.count() == 40
     assert first_chain_break() is None
+
+
+def _refuse_truncate_as_deployed() -> None:
+    """tests/conftest.py lets the test database's flush TRUNCATE; put the refusal back
+    (this fails if the migration did not create the trigger)."""
+    with connection.cursor() as cursor:
+        for table in AUDIT_TABLES:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_no_truncate")
+
+
+def test_database_refuses_truncate_of_the_log_and_its_checkpoints() -> None:
+    _refuse_truncate_as_deployed()  # first: ALTER TABLE waits for no pending FK checks
+    _entries(2)
+    record_chain_verification(run_key="2026-12-01")
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # else TRUNCATE waits for the deferred FK checks
+    for table in AUDIT_TABLES:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table}")
+    assert AuditEntry.objects.count() == 2
+    assert AuditVerification.objects.count() == 1
+
+
+def test_checkpoints_cannot_be_changed_or_deleted() -> None:
+    _entries(1)
+    record_chain_verification(run_key="2026-12-01")
+    for statement in ("UPDATE audit_auditverification SET intact = false", "DELETE FROM audit_auditverification"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+
+
+def test_verification_fails_after_the_log_lost_its_tail() -> None:
+    entries = _entries(5)
+    verification, _ = record_chain_verification(run_key="2026-12-01")
+    assert verification.intact and verification.head_seq == entries[-1].seq and verification.entries == 5
+    _tamper("DELETE FROM audit_auditentry WHERE seq > %s", [entries[2].seq])  # the chain left is whole
+    broken = first_chain_break()
+    assert broken is not None and broken.seq == entries[-1].seq and "gone" in broken.reason
+    with pytest.raises(CommandError, match=f"#{entries[-1].seq}"):
+        call_command("verify_audit")
+    later, created = record_chain_verification(run_key="2026-12-02")
+    assert created and not later.intact and later.broken_seq == entries[-1].seq
+
+
+def test_verification_fails_after_the_log_was_emptied() -> None:
+    _entries(3)
+    record_chain_verification(run_key="2026-12-01")
+    _tamper("DELETE FROM audit_auditentry", [])  # what TRUNCATE with the trigger disabled leaves
+    with pytest.raises(CommandError, match="gone"):
+        call_command("verify_audit")
+    assert not record_chain_verification(run_key="2026-12-02")[0].intact
+
+
+def test_entries_appended_after_a_checkpoint_keep_the_chain_intact() -> None:
+    _entries(2)
+    record_chain_verification(run_key="2026-12-01")
+    _entries(2)
+    later, _ = record_chain_verification(run_key="2026-12-02")
+    assert later.intact and later.entries == 4
+    call_command("verify_audit")
