@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import ConsentScope, GuardianLink, Role, User
+from server.demo import ensure_demo_allowed
 
 DEMO_TIME_ZONE = "America/New_York"
 
@@ -37,6 +38,8 @@ def demo_people(today: date) -> list[dict[str, object]]:
 
 def seed() -> dict[str, User]:
     """Idempotent: existing personas are left as they are."""
+    # Checked here too: this is where accounts get the published DEMO_PASSWORD.
+    ensure_demo_allowed()
     today = timezone.localdate()
     people: dict[str, User] = {}
     for spec in demo_people(today):

@@ -120,6 +120,12 @@ class Supervisor:
                 process.wait()
 
 
+def process_env(engine_env: dict[str, str], port: int) -> dict[str, str]:
+    """The environment of every process `make run` starts. `make run` is the demo: DEMO=1
+    lets seed_demo run and marks the deployment as one whose staff passwords are public."""
+    return {**os.environ, **engine_env, "PORT": str(port), "PYTHONUNBUFFERED": "1", "DEMO": "1"}
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     if not port_is_free(HOST, port):
@@ -131,8 +137,7 @@ def main() -> int:
         return 2
     try:
         with engines(DEFAULT_DATA_DIR) as engine_env:
-            env = {**os.environ, **engine_env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
-            return _serve(env, port)
+            return _serve(process_env(engine_env, port), port)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

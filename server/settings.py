@@ -22,6 +22,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("IOP_DATA_DIR", str(BASE_DIR / ".iop")))
 
 DEBUG = env_bool("DEBUG", False)
+# Demo mode (`make run`): demo data may be seeded and demo staff may sign in without a
+# second factor. Production never sets it.
+DEMO = env_bool("DEMO", False)
 SECRET_KEY = env_str("SECRET_KEY", "") or load_or_create_secret_key(DATA_DIR / "secret_key")
 PORT = env_int("PORT", 8000)
 

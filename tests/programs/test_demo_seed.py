@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts import demo as accounts_demo
 from accounts.models import User
 from programs.demo import DEMO_PROGRAMS
 from programs.models import Enrollment
+from server.demo import DemoRefused, run_seed_steps
+from server.run import process_env
 from sessions.models import Session, SessionStatus
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +58,32 @@ def test_each_start_reopens_a_session_when_the_last_one_ended() -> None:
     call_command("seed_demo")
     # One open session a demo group, none twice.
     assert sorted(s.title for s in _open_sessions()) == sorted(program[3] for program in DEMO_PROGRAMS)
+
+
+def test_seed_demo_refuses_under_production_settings_and_creates_nothing(
+    settings: Any, db_snapshot: Callable[[], dict[str, int]]
+) -> None:
+    settings.DEBUG, settings.HTTPS_ONLY, settings.DEMO = False, True, False
+    before = db_snapshot()
+    with pytest.raises(CommandError, match="production settings"):
+        call_command("seed_demo")
+    assert db_snapshot() == before
+    assert not User.objects.filter(username__in=["ada", "dana", "theo"]).exists()
+
+
+def test_demo_staff_accounts_are_refused_on_every_seeding_path_under_production_settings(settings: Any) -> None:
+    settings.DEBUG, settings.HTTPS_ONLY, settings.DEMO = False, True, False
+    for seed in (accounts_demo.seed, run_seed_steps):
+        with pytest.raises(DemoRefused):
+            seed()
+    assert not User.objects.exists()
+
+
+def test_seed_demo_runs_under_production_settings_only_when_demo_is_explicit(settings: Any) -> None:
+    settings.DEBUG, settings.HTTPS_ONLY, settings.DEMO = False, True, True
+    call_command("seed_demo")
+    assert User.objects.filter(username="ada", is_superuser=True).exists()
+
+
+def test_make_run_marks_its_processes_as_a_demo() -> None:
+    assert process_env({}, 8000)["DEMO"] == "1"

@@ -38,3 +38,23 @@ def test_app_waits_for_migrations_and_healthy_engines() -> None:
     for name in ("web", "worker", "beat"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert (BASE_DIR / "Dockerfile").exists()
+
+
+def test_migrate_only_migrates_and_demo_data_is_seeded_only_in_the_demo_profile() -> None:
+    services = _compose()["services"]
+    migrate = " ".join(services["migrate"]["command"])
+    assert "migrate" in migrate and "seed_demo" not in migrate
+    seeding = [name for name, service in services.items() if "seed_demo" in " ".join(service.get("command", []))]
+    assert seeding == ["demo-seed"]
+    demo = services["demo-seed"]
+    assert demo["profiles"] == ["demo"]
+    assert demo["environment"]["DEMO"] == "1"
+    assert demo["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    for name in ("web", "worker", "beat"):
+        assert "profiles" not in services[name]
+        assert services[name]["environment"]["DEMO"] == "${DEMO:-0}"  # off unless the operator asks
+
+
+def test_the_production_environment_is_not_a_demo() -> None:
+    lines = (BASE_DIR / "deploy" / "production.env.example").read_text().splitlines()
+    assert not [line for line in lines if line.strip().startswith("DEMO=")]
