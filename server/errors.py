@@ -28,6 +28,11 @@ _CODE_BY_STATUS = {
 }
 
 
+class NamedError(exceptions.APIException):
+    """An error whose code tells the client what to do next (``otp_required``: ask for the
+    code and send it again); the envelope keeps that code instead of the status's."""
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
@@ -77,9 +82,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         detail = exc.detail
         message = str(detail) if not isinstance(detail, (list, dict)) else str(_flatten(detail))
-        # A conflict may name itself (Conflict("...", code="slot_taken")); others use the status.
-        if status_code == 409:
-            code = str(getattr(detail, "code", None) or "conflict")
+        # A conflict (Conflict("...", code="slot_taken")) or a NamedError names itself;
+        # others use the status.
+        if status_code == 409 or isinstance(exc, NamedError):
+            code = str(getattr(detail, "code", None) or code)
     response.data = error_body(code, message, fields)
     return response
 
