@@ -12,13 +12,13 @@ from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import selectors, services, two_factor
 from accounts.models import Consent, GuardianLink, User
 from accounts.serializers import (
     ConsentCreateSerializer,
@@ -26,15 +26,20 @@ from accounts.serializers import (
     GuardianLinkCreateSerializer,
     GuardianLinkSerializer,
     MeSerializer,
+    RecoveryCodesSerializer,
     TicketResponseSerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
+    TotpConfirmRequestSerializer,
+    TotpDisableRequestSerializer,
+    TotpEnrolmentSerializer,
+    TotpStartRequestSerializer,
     UserCreateSerializer,
     UserSerializer,
     UserUpdateSerializer,
 )
 from server.api_helpers import IsProgramAdmin, request_user
-from server.errors import error_body
+from server.errors import NamedError, error_body
 
 
 def login_locked_out_response(request: HttpRequest, response: Any = None, credentials: Any = None) -> JsonResponse:
@@ -55,6 +60,35 @@ class LoginThrottle(AnonRateThrottle):
     scope = "login"
 
 
+class OtpRequired(NamedError, AuthenticationFailed):
+    default_detail = "Enter the code from your authenticator app (or a recovery code) as `otp`."
+    default_code = "otp_required"
+
+
+class OtpInvalid(NamedError, AuthenticationFailed):
+    default_detail = "That code is not right."
+    default_code = "otp_invalid"
+
+
+class OtpEnrolmentRequired(NamedError, PermissionDenied):
+    default_detail = (
+        "Staff accounts need an authenticator app: set one up with POST /api/v1/auth/totp/ "
+        "(with your username and password), then sign in with its code."
+    )
+    default_code = "otp_enrolment_required"
+
+
+def _password_user(request: Request, username: str, password: str) -> User:
+    try:
+        return services.authenticate_password(request=request._request, username=username, password=password)
+    except services.LoginLockedOut as exc:
+        raise Throttled(
+            wait=settings.AXES_COOLOFF_TIME.total_seconds(), detail="Too many failed logins. Try again later."
+        ) from exc
+    except services.InvalidCredentials as exc:
+        raise AuthenticationFailed("Wrong username or password.") from exc
+
+
 class TokenView(APIView):
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[Any] = []
@@ -64,7 +98,16 @@ class TokenView(APIView):
         # Wrong credentials are a 401 (DRF would say 403 for a view without authenticators).
         return 'Bearer realm="api"'
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer}, auth=[])
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenResponseSerializer},
+        auth=[],
+        description=(
+            "Staff (clinicians, admins) with an authenticator also send `otp`: without it the answer is "
+            "401 `otp_required`; a wrong code is 401 `otp_invalid` and counts as a failed login. Staff "
+            "without one get 403 `otp_enrolment_required` and set one up at /api/v1/auth/totp/ first."
+        ),
+    )
     def post(self, request: Request) -> Response:
         body = TokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -76,7 +119,62 @@ class TokenView(APIView):
             ) from exc
         except services.InvalidCredentials as exc:
             raise AuthenticationFailed("Wrong username or password.") from exc
+        except two_factor.SecondFactorRequired as exc:
+            raise OtpRequired() from exc
+        except two_factor.SecondFactorInvalid as exc:
+            raise OtpInvalid() from exc
+        except two_factor.SecondFactorEnrolmentRequired as exc:
+            raise OtpEnrolmentRequired() from exc
         return Response(TokenResponseSerializer(issued).data)
+
+
+class TotpEnrolmentView(APIView):
+    """Staff set up an authenticator app: start here, then confirm with a code from it.
+    Signed in with a bearer token, or (a staff member refused a token until they enrol)
+    with their username and password in the body, checked and counted like a sign-in."""
+
+    # Either credential will do; enrolling_user refuses a request with neither.
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [LoginThrottle, UserRateThrottle]
+
+    def enrolling_user(self, request: Request, body: dict[str, Any]) -> User:
+        if isinstance(request.user, User):
+            return request.user
+        if "username" not in body:
+            raise NotAuthenticated()
+        return _password_user(request, body["username"], body["password"])
+
+    @extend_schema(
+        request=TotpStartRequestSerializer,
+        responses={201: TotpEnrolmentSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = TotpStartRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        enrolment = two_factor.start_totp_enrolment(user=self.enrolling_user(request, body.validated_data))
+        return Response(TotpEnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
+
+
+class TotpConfirmView(TotpEnrolmentView):
+    @extend_schema(
+        request=TotpConfirmRequestSerializer,
+        responses={200: RecoveryCodesSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = TotpConfirmRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = self.enrolling_user(request, body.validated_data)
+        codes = two_factor.confirm_totp_enrolment(user=user, code=body.validated_data["code"])
+        return Response(RecoveryCodesSerializer({"recovery_codes": codes}).data)
+
+
+class TotpDisableView(APIView):
+    @extend_schema(request=TotpDisableRequestSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        body = TotpDisableRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        two_factor.disable_totp(user=request_user(request), code=body.validated_data["code"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutView(APIView):

@@ -11,11 +11,51 @@ from server.api_helpers import StrictCharField
 class TokenRequestSerializer(serializers.Serializer):
     username = StrictCharField(max_length=150, trim_whitespace=False)
     password = StrictCharField(max_length=256, trim_whitespace=False, style={"input_type": "password"})
+    otp = StrictCharField(
+        required=False,
+        max_length=32,
+        help_text="Staff with an authenticator: its current code, or one of their recovery codes.",
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
     expires_at = serializers.DateTimeField()
+
+
+class TotpStartRequestSerializer(serializers.Serializer):
+    """Signed in with a bearer token, send nothing. A staff member refused a token with
+    ``otp_enrolment_required`` sends their username and password instead."""
+
+    username = StrictCharField(required=False, max_length=150, trim_whitespace=False)
+    password = StrictCharField(
+        required=False, max_length=256, trim_whitespace=False, write_only=True, style={"input_type": "password"}
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("username" in attrs) != ("password" in attrs):
+            missing = "password" if "username" in attrs else "username"
+            raise serializers.ValidationError({missing: "Send the username and the password together."})
+        return attrs
+
+
+class TotpConfirmRequestSerializer(TotpStartRequestSerializer):
+    code = StrictCharField(max_length=32)
+
+
+class TotpDisableRequestSerializer(serializers.Serializer):
+    code = StrictCharField(max_length=32, help_text="A current code from the authenticator, or a recovery code.")
+
+
+class TotpEnrolmentSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Base32 secret, for apps that cannot read the URI.")
+    otpauth_uri = serializers.CharField(help_text="otpauth://totp/... URI (show it as a QR code).")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(), help_text="Single-use codes for when the authenticator is lost. Shown once."
+    )
 
 
 class TicketResponseSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from knox.models import AuthToken
 
+from accounts import two_factor
 from accounts.models import (
     AgeBand,
     Consent,
@@ -183,8 +184,8 @@ class IssuedToken:
     user: User
 
 
-def issue_token(*, request: HttpRequest, username: str, password: str) -> IssuedToken:
-    """Check credentials (failed attempts are counted by django-axes) and issue a bearer token."""
+def authenticate_password(*, request: HttpRequest, username: str, password: str) -> User:
+    """The account these credentials open (failed attempts are counted by django-axes)."""
     try:
         user = authenticate(request=request, username=username, password=password)
     except AxesBackendPermissionDenied:
@@ -199,11 +200,24 @@ def issue_token(*, request: HttpRequest, username: str, password: str) -> Issued
         with transaction.atomic():
             audit.record(actor=None, action="auth.login_failed", data={"username": username[:150]})
         raise InvalidCredentials()
+    return user
+
+
+def issue_token(*, request: HttpRequest, username: str, password: str, otp: str | None = None) -> IssuedToken:
+    """Check the password and, for staff, the second factor (accounts/two_factor.py);
+    then issue a bearer token."""
+    user = authenticate_password(request=request, username=username, password=password)
+    second_factor = two_factor.check_sign_in(request=request, user=user, username=username, otp=otp)
     with transaction.atomic():
         instance, token = AuthToken.objects.create(user=user, expiry=settings.API_TOKEN_TTL)
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])
-        audit.record(actor=user, action="auth.login", target=user)
+        audit.record(
+            actor=user,
+            action="auth.login",
+            target=user,
+            data={"second_factor": second_factor} if second_factor else None,
+        )
     assert instance.expiry is not None
     return IssuedToken(token=token, expires_at=instance.expiry, user=user)
 

@@ -11,6 +11,9 @@ router.register("consents", api.ConsentViewSet, basename="consent")
 urlpatterns = [
     path("auth/token/", api.TokenView.as_view(), name="auth-token"),
     path("auth/logout/", api.LogoutView.as_view(), name="auth-logout"),
+    path("auth/totp/", api.TotpEnrolmentView.as_view(), name="auth-totp"),
+    path("auth/totp/confirm/", api.TotpConfirmView.as_view(), name="auth-totp-confirm"),
+    path("auth/totp/disable/", api.TotpDisableView.as_view(), name="auth-totp-disable"),
     path("me/", api.MeView.as_view(), name="me"),
     path("realtime/ticket/", api.RealtimeTicketView.as_view(), name="realtime-ticket"),
     *router.urls,

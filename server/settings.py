@@ -111,7 +111,8 @@ CHANNEL_LAYERS = {
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # The Django admin, on a site that asks staff for their second factor (server/admin_site.py).
+    "server.admin_config.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -121,6 +122,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -142,6 +146,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks a signed-in admin user as verified once they gave their second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "server.middleware.NoStoreMiddleware",
@@ -202,6 +208,15 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.api.login_locked_out_response"
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# Second factor for staff (clinicians, admins): TOTP with single-use recovery codes
+# (django-otp), asked at API sign-in and in the Django admin. Only demo mode may turn it
+# off, so that demo staff sign in with the password alone.
+STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", not DEMO)
+if not STAFF_REQUIRE_2FA and not DEMO:
+    raise ImproperlyConfigured("STAFF_REQUIRE_2FA=0 is allowed only with DEMO=1: staff accounts need a second factor.")
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Virtual IOP")
 
 # Single-use websocket tickets, kept in Redis.
 REALTIME_TICKET_TTL_SECONDS = env_int("REALTIME_TICKET_TTL_SECONDS", 60)

@@ -9,6 +9,7 @@ from django.test import Client
 from accounts import services
 from accounts.models import User
 from audit.models import AuditEntry
+from tests.support.two_factor import admin_client_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -16,9 +17,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client() -> Client:
     admin = services.create_user(by=None, username="root-admin", password="a-long-passphrase-2026", role="admin")
-    client = Client()
-    client.force_login(admin)
-    return client
+    # The admin asks staff for their second factor (tests/accounts/test_two_factor.py).
+    return admin_client_with_second_factor(admin)
 
 
 def test_admin_can_open_and_change_users_and_it_is_audited(admin_client: Client, sam: User) -> None:
