@@ -1,8 +1,9 @@
 """Run as ``python -m tests.server.prepared_frame_probe``: a room broadcast's prepared
 frame (server.ws.PreparedFrame, RealtimeConsumer.send_prepared) against autobahn's own
 ``sendMessage`` on a server protocol over an in-memory transport, masked client frames
-read through server/daphne_tuning.py's unmasker, and autobahn's "message" event with and
-without a listener, printing one JSON object of what it saw.
+read through server/daphne_tuning.py's unmasker, autobahn's "message" event with and
+without a listener, and the arguments autobahn gives its debug line for a frame it sends
+(before and after the tuning), printing one JSON object of what it saw.
 
 It runs in its own process because connecting an autobahn protocol installs a Twisted
 reactor, which is once per process.
@@ -44,6 +45,22 @@ def open_protocol() -> tuple[Any, StringTransport]:
     protocol.messages = []
     transport.clear()
     return protocol, transport
+
+
+def debug_arguments_of_a_send() -> dict[str, Any]:
+    """The arguments autobahn builds for its debug line about a frame it sends (its logger
+    drops the line at Daphne's verbosity; the arguments are built first)."""
+    protocol, _ = open_protocol()
+    lines: list[dict[str, Any]] = []
+
+    class Log:  # the part of txaio's logger that sendData uses
+        def debug(self, format: str, **kwargs: Any) -> None:
+            lines.append(kwargs)
+
+    protocol.log = Log()
+    protocol.sendMessage(b"x")
+    sent = next(line for line in lines if "data_len" in line)
+    return {"func": sent["func"], "data_len": sent["data_len"], "peer_unchanged": sent["peer"] == protocol.peer}
 
 
 async def main() -> dict[str, Any]:
@@ -104,7 +121,9 @@ async def main() -> dict[str, Any]:
 
     from server import daphne_tuning
 
+    report["log_args_stock"] = debug_arguments_of_a_send()
     daphne_tuning.install()
+    report["log_args_tuned"] = debug_arguments_of_a_send()
     reader, _ = open_protocol()
     wire_bytes = [Frame(Opcode.TEXT, text.encode()).serialize(mask=True) for text in TEXTS]
     for data in wire_bytes:
@@ -113,6 +132,8 @@ async def main() -> dict[str, Any]:
         for index in range(len(data)):
             reader.dataReceived(data[index : index + 1])
     report["masked_frames_read_back"] = reader.messages == [text.encode() for text in TEXTS] * 2
+    reader.dataReceived(wire_bytes[0][:-1])  # a frame begun: its masker is the C one
+    report["frame_masker"] = type(reader.current_frame_masker).__name__
 
     # autobahn's "message" event: skipped with no listener (Daphne registers none), fired
     # as before with one.
