@@ -24,12 +24,16 @@ from groups.serializers import (
     TherapyGroupWriteSerializer,
 )
 from programs.models import Program
-from server.api_helpers import IsStaffRole, request_user, validated_body
+from programs.services import NO_SUCH_CLINICIAN, NO_SUCH_PARTICIPANT
+from server.api_helpers import IsStaffRole, request_user, user_or_refusal, users_or_refusal, validated_body
 
 
-def _users(ids: list[int]) -> list[User]:
-    found = {user.pk: user for user in User.objects.filter(pk__in=ids)}
-    return [get_object_or_404(User, pk=pk) if pk not in found else found[pk] for pk in ids]
+def _lead(pk: int) -> User:
+    return user_or_refusal(pk, field="lead_facilitator", refusal=NO_SUCH_CLINICIAN)
+
+
+def _co_facilitators(ids: list[int]) -> list[User]:
+    return users_or_refusal(ids, field="co_facilitators", refusal=NO_SUCH_CLINICIAN)
 
 
 class TherapyGroupViewSet(viewsets.GenericViewSet):
@@ -67,8 +71,8 @@ class TherapyGroupViewSet(viewsets.GenericViewSet):
             program=get_object_or_404(Program, pk=data["program"]),
             title=data["title"],
             modality=data["modality"],
-            lead_facilitator=get_object_or_404(User, pk=data["lead_facilitator"]),
-            co_facilitators=_users(data.get("co_facilitators", [])),
+            lead_facilitator=_lead(data["lead_facilitator"]),
+            co_facilitators=_co_facilitators(data.get("co_facilitators", [])),
             capacity=data["capacity"],
         )
         return Response(
@@ -79,9 +83,9 @@ class TherapyGroupViewSet(viewsets.GenericViewSet):
     def partial_update(self, request: Request, pk: str) -> Response:
         changes: dict[str, Any] = dict(validated_body(TherapyGroupUpdateSerializer, request, partial=True))
         if "lead_facilitator" in changes:
-            changes["lead_facilitator"] = get_object_or_404(User, pk=changes["lead_facilitator"])
+            changes["lead_facilitator"] = _lead(changes["lead_facilitator"])
         if "co_facilitators" in changes:
-            changes["co_facilitators"] = _users(changes["co_facilitators"])
+            changes["co_facilitators"] = _co_facilitators(changes["co_facilitators"])
         group = services.update_group(by=request_user(request), group=self.get_object(), changes=changes)
         return Response(TherapyGroupSerializer(self.get_queryset().get(pk=group.pk)).data)
 
@@ -94,9 +98,8 @@ class TherapyGroupViewSet(viewsets.GenericViewSet):
             active = group.memberships.filter(left_at__isnull=True).order_by("id")
             return Response(MembershipSerializer(active, many=True).data)
         data = validated_body(MembershipWriteSerializer, request)
-        membership = services.add_member(
-            by=request_user(request), group=group, participant=get_object_or_404(User, pk=data["participant"])
-        )
+        participant = user_or_refusal(data["participant"], field="participant", refusal=NO_SUCH_PARTICIPANT)
+        membership = services.add_member(by=request_user(request), group=group, participant=participant)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=MembershipWriteSerializer, responses=MembershipSerializer)
@@ -104,7 +107,7 @@ class TherapyGroupViewSet(viewsets.GenericViewSet):
     def remove_member(self, request: Request, pk: str) -> Response:
         group = self.get_object()
         data = validated_body(MembershipWriteSerializer, request)
-        membership = services.remove_member(
-            by=request_user(request), group=group, participant=get_object_or_404(User, pk=data["participant"])
+        membership = services.remove_member_by_id(
+            by=request_user(request), group=group, participant_id=data["participant"]
         )
         return Response(MembershipSerializer(membership).data)

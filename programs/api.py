@@ -13,7 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Role, User
+from accounts.models import Role
 from programs import selectors, services
 from programs.models import Enrollment, LevelOfCare, Program
 from programs.serializers import (
@@ -29,7 +29,7 @@ from programs.serializers import (
     ProgramWriteSerializer,
     WeeklyRequirementSerializer,
 )
-from server.api_helpers import IsStaffRole, request_user, validated_body
+from server.api_helpers import IsStaffRole, request_user, user_or_refusal, users_or_refusal, validated_body
 
 
 class LevelOfCareViewSet(viewsets.GenericViewSet):
@@ -54,7 +54,7 @@ class LevelOfCareViewSet(viewsets.GenericViewSet):
 class ProgramViewSet(viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, IsStaffRole]
     serializer_class = ProgramSerializer
-    queryset = Program.objects.select_related("level_of_care").order_by("id")
+    queryset = Program.objects.select_related("level_of_care").prefetch_related("clinicians").order_by("id")
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -71,7 +71,11 @@ class ProgramViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=ProgramUpdateSerializer, responses=ProgramSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
-        changes = validated_body(ProgramUpdateSerializer, request, partial=True)
+        changes = dict(validated_body(ProgramUpdateSerializer, request, partial=True))
+        if "clinicians" in changes:
+            changes["clinicians"] = users_or_refusal(
+                changes["clinicians"], field="clinicians", refusal="No such clinician."
+            )
         program = services.update_program(by=request_user(request), program=self.get_object(), changes=changes)
         return Response(ProgramSerializer(program).data)
 
@@ -100,9 +104,13 @@ class EnrollmentViewSet(viewsets.GenericViewSet):
     @extend_schema(request=EnrollmentWriteSerializer, responses={201: EnrollmentSerializer})
     def create(self, request: Request) -> Response:
         data = validated_body(EnrollmentWriteSerializer, request)
-        data["participant"] = get_object_or_404(User, pk=data["participant"])
+        data["participant"] = user_or_refusal(
+            data["participant"], field="participant", refusal=services.NO_SUCH_PARTICIPANT
+        )
         data["program"] = get_object_or_404(Program, pk=data["program"])
-        data["primary_clinician"] = get_object_or_404(User, pk=data["primary_clinician"])
+        data["primary_clinician"] = user_or_refusal(
+            data["primary_clinician"], field="primary_clinician", refusal=services.NO_SUCH_CLINICIAN
+        )
         enrollment = services.enroll_participant(by=request_user(request), **data)
         return Response(EnrollmentSerializer(enrollment).data, status=status.HTTP_201_CREATED)
 
@@ -122,7 +130,9 @@ class EnrollmentViewSet(viewsets.GenericViewSet):
             return Response(CareTransitionSerializer(enrollment.transitions.all(), many=True).data)
         data = validated_body(CareTransitionWriteSerializer, request)
         if "clinician" in data:
-            data["clinician"] = get_object_or_404(User, pk=data["clinician"])
+            data["clinician"] = user_or_refusal(
+                data["clinician"], field="clinician", refusal=services.NO_SUCH_CLINICIAN
+            )
         transition = services.record_care_transition(by=request_user(request), enrollment=enrollment, **data)
         return Response(CareTransitionSerializer(transition).data, status=status.HTTP_201_CREATED)
 

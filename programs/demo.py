@@ -34,17 +34,21 @@ DEMO_PROGRAMS = [
 DEMO_WEEKDAYS = [1, 3, 4]  # Monday, Wednesday, Thursday
 
 
-def _program(name: str, age_band: str, admin: User) -> Program:
-    existing = Program.objects.filter(name=name).first()
-    if existing is not None:
-        return existing
-    return services.create_program(
-        by=admin,
-        name=name,
-        level_of_care=LevelOfCare.objects.get(code="IOP"),
-        age_band=age_band,
-        time_zone=DEMO_TIME_ZONE,
-    )
+def _program(name: str, age_band: str, people: dict[str, User]) -> Program:
+    program = Program.objects.filter(name=name).first()
+    if program is None:
+        program = services.create_program(
+            by=people["ada"],
+            name=name,
+            level_of_care=LevelOfCare.objects.get(code="IOP"),
+            age_band=age_band,
+            time_zone=DEMO_TIME_ZONE,
+        )
+    # dana and theo work in both demo programs (dana enrols and is primary clinician).
+    staff = [people["dana"], people["theo"]]
+    if set(program.clinicians.values_list("pk", flat=True)) != {person.pk for person in staff}:
+        services.update_program(by=people["ada"], program=program, changes={"clinicians": staff})
+    return program
 
 
 def _enrollment(participant: User, program: Program, clinician: User) -> Enrollment:
@@ -97,7 +101,7 @@ def seed() -> dict[str, object]:
     people = {user.username: user for user in User.objects.filter(username__in=["ada", "dana", "theo", "ava", "sam"])}
     groups = {}
     for name, band, username, title, modality, start, co in DEMO_PROGRAMS:
-        program = _program(name, band, people["ada"])
+        program = _program(name, band, people)
         participant = people[username]
         _enrollment(participant, program, people["dana"])
         group = _group(program, title, modality, people, co)

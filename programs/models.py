@@ -61,6 +61,9 @@ class Program(models.Model):
     minutes_per_day_target = models.PositiveSmallIntegerField(default=180)
     # A program may require more than its level's minimum (some IOPs run 10-20 h).
     min_weekly_minutes_override = models.PositiveIntegerField(null=True, blank=True)
+    # The clinicians who work in the program: they enrol its participants, are their
+    # primary clinicians and see its participants by id. Admins set it.
+    clinicians = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="programs_staffed")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 
-from programs.models import Enrollment, LevelOfCare
+from accounts.models import Role, User
+from programs.models import Enrollment, LevelOfCare, Program
+
+
+def works_in(*, clinician: User, program: Program) -> bool:
+    """A clinician works in a program when the program's staff names them (one query)."""
+    return clinician.role == Role.CLINICIAN and program.clinicians.filter(pk=clinician.pk).exists()
 
 
 def level_on(enrollment: Enrollment, day: date) -> LevelOfCare:

@@ -48,6 +48,7 @@ class ProgramSerializer(serializers.ModelSerializer):
             "days_per_week_target",
             "minutes_per_day_target",
             "min_weekly_minutes_override",
+            "clinicians",
         ]
         read_only_fields = fields
 
@@ -67,6 +68,9 @@ class ProgramWriteSerializer(serializers.Serializer):
 
 class ProgramUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=200)
+    clinicians = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=200, allow_empty=True
+    )
     time_zone = serializers.CharField(required=False, max_length=64)
     typical_length_weeks = serializers.IntegerField(required=False, min_value=1, max_value=104)
     days_per_week_target = serializers.IntegerField(required=False, min_value=1, max_value=7)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -12,7 +13,7 @@ from accounts.models import AgeBand, Role, User, validate_time_zone
 from accounts.services import ensure_admin
 from audit import services as audit
 from programs.models import CareTransition, DetoxStatus, Enrollment, EnrollmentStatus, LevelOfCare, Program
-from programs.selectors import level_on
+from programs.selectors import level_on, works_in
 from server.errors import Conflict
 from server.service_helpers import check_editable
 
@@ -21,6 +22,25 @@ def ensure_staff(user: User) -> None:
     """Clinicians and program admins."""
     if not (user.is_active and user.role in (Role.CLINICIAN, Role.ADMIN)):
         raise PermissionDenied("Only clinicians and program admins can do this.")
+
+
+# What anyone but an admin hears about an id they may not see, whatever the reason: the
+# same words for an id with no account, a guardian, a participant of the other age band or
+# one in treatment elsewhere, so a refusal tells nothing about that person.
+NO_SUCH_PARTICIPANT = "No such participant."
+NO_SUCH_CLINICIAN = "No such clinician in this program."
+
+
+def refuse_person(*, by: User, field: str, reason: str, uniform: str) -> NoReturn:
+    """Admins see every account, so they hear the reason; anyone else hears ``uniform``."""
+    raise ValidationError({field: reason if by.role == Role.ADMIN else uniform})
+
+
+def ensure_can_enroll(*, user: User, program: Program) -> None:
+    """Admins, and the clinicians who work in the program."""
+    if user.is_active and (user.role == Role.ADMIN or works_in(clinician=user, program=program)):
+        return
+    raise PermissionDenied("Only program admins and the program's clinicians can enrol participants in it.")
 
 
 def _check_time_zone(value: str) -> None:
@@ -109,6 +129,7 @@ def create_program(
 
 PROGRAM_EDITABLE_FIELDS = frozenset(
     {
+        "clinicians",
         "name",
         "time_zone",
         "typical_length_weeks",
@@ -119,18 +140,34 @@ PROGRAM_EDITABLE_FIELDS = frozenset(
 )
 
 
+def _check_clinicians(people: Iterable[User]) -> list[User]:
+    staff = list(people)
+    if any(person.role != Role.CLINICIAN or not person.is_active for person in staff):
+        raise ValidationError({"clinicians": "A program's clinicians are active clinician accounts."})
+    return staff
+
+
 def update_program(*, by: User, program: Program, changes: dict[str, Any]) -> Program:
+    """``clinicians`` replaces the program's staff. Someone taken off it keeps the groups
+    they facilitate and the enrollments they are primary clinician for (admins reassign
+    those); they can no longer enrol participants in it or be named on new enrollments."""
     ensure_admin(by)
     check_editable(changes, PROGRAM_EDITABLE_FIELDS)
     if "time_zone" in changes:
         _check_time_zone(changes["time_zone"])
     if "min_weekly_minutes_override" in changes:
         _check_override(program.level_of_care, program.age_band, changes["min_weekly_minutes_override"])
+    staff = _check_clinicians(changes["clinicians"]) if "clinicians" in changes else None
     with transaction.atomic():
         for name, value in changes.items():
-            setattr(program, name, value)
+            if name != "clinicians":
+                setattr(program, name, value)
         program.save()
-        audit.record(actor=by, action="program.update", target=program, data={"fields": sorted(changes)})
+        data: dict[str, Any] = {"fields": sorted(changes)}
+        if staff is not None:
+            program.clinicians.set(staff)
+            data["clinicians"] = sorted(person.pk for person in staff)
+        audit.record(actor=by, action="program.update", target=program, data=data)
     return program
 
 
@@ -152,14 +189,26 @@ def enroll_participant(
     eligibility_notes: str = "",
 ) -> Enrollment:
     """Eligibility is recorded and shown, not a gate: a clinician may enroll someone whose
-    intake answers are not all yes, and the record says so."""
-    ensure_staff(by)
+    intake answers are not all yes, and the record says so. Admins and the program's own
+    clinicians enrol; the primary clinician works in the program. A clinician hears the
+    same refusal for every participant id they may not enrol (see NO_SUCH_PARTICIPANT)."""
+    ensure_can_enroll(user=by, program=program)
+
+    def refuse_participant(reason: str) -> NoReturn:
+        refuse_person(by=by, field="participant", reason=reason, uniform=NO_SUCH_PARTICIPANT)
+
     if participant.role != Role.PARTICIPANT:
-        raise ValidationError({"participant": "Only participants can be enrolled."})
+        refuse_participant("Only participants can be enrolled.")
+    if not participant.is_active:
+        refuse_participant("This account is deactivated.")
     if participant.age_band != program.age_band:
-        raise ValidationError({"participant": f"This program is for {program.age_band} participants."})
-    if primary_clinician.role != Role.CLINICIAN:
-        raise ValidationError({"primary_clinician": "The primary clinician must be a clinician."})
+        refuse_participant(f"This program is for {program.age_band} participants.")
+    current = Enrollment.objects.filter(participant=participant, status=EnrollmentStatus.ACTIVE).first()
+    if current is not None and by.role != Role.ADMIN and current.primary_clinician_id != by.pk:
+        # Being in treatment elsewhere is itself protected (42 CFR Part 2).
+        refuse_participant("This participant already has an active enrollment.")
+    if not (primary_clinician.is_active and works_in(clinician=primary_clinician, program=program)):
+        raise ValidationError({"primary_clinician": NO_SUCH_CLINICIAN})
     if detox_status not in DetoxStatus.values:
         raise ValidationError({"detox_status": "Unknown detox status."})
     end = planned_end_date or start_date + timedelta(weeks=program.typical_length_weeks)
@@ -192,6 +241,11 @@ def enroll_participant(
 
 
 def end_enrollment(*, by: User, enrollment: Enrollment, status: str, ended_on: date) -> Enrollment:
+    """Ends treatment in the program now, whatever ``ended_on`` says: the participant
+    leaves its groups and the rosters of their sessions not yet ended, and a socket in
+    one open now closes (groups.services.end_memberships_in_program)."""
+    from groups.services import end_memberships_in_program  # groups build on programs
+
     ensure_staff(by)
     if enrollment.status != EnrollmentStatus.ACTIVE:
         raise Conflict("This enrollment has already ended.", code="enrollment_not_active")
@@ -204,6 +258,7 @@ def end_enrollment(*, by: User, enrollment: Enrollment, status: str, ended_on: d
         enrollment.ended_on = ended_on
         enrollment.save(update_fields=["status", "ended_on"])
         audit.record(actor=by, action="enrollment.end", target=enrollment, data={"status": status})
+        end_memberships_in_program(by=by, participant=enrollment.participant, program=enrollment.program)
     return enrollment
 
 
@@ -219,6 +274,10 @@ def record_care_transition(
     """Step up or down from ``effective_date``; the weekly requirement follows it."""
     ensure_staff(by)
     responsible = clinician or by
+    if clinician is not None and not (
+        clinician.is_active and works_in(clinician=clinician, program=enrollment.program)
+    ):
+        raise ValidationError({"clinician": NO_SUCH_CLINICIAN})
     if responsible.role != Role.CLINICIAN:
         raise ValidationError({"clinician": "A care transition names the clinician responsible for it."})
     if enrollment.status != EnrollmentStatus.ACTIVE:

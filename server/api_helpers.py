@@ -53,6 +53,23 @@ def validated_body(serializer_class: type[serializers.Serializer], request: Requ
     return body.validated_data
 
 
+def user_or_refusal(pk: int, *, field: str, refusal: str) -> User:
+    """The account with this id. An id with none gets the 400 the service gives an id the
+    caller may not see (``refusal``), so the answer never tells whether an account exists."""
+    user = User.objects.filter(pk=pk).first()
+    if user is None:
+        raise ValidationError({field: [refusal]})
+    return user
+
+
+def users_or_refusal(pks: list[int], *, field: str, refusal: str) -> list[User]:
+    """The accounts with these ids, in order (one query); any id with none is refused."""
+    found = User.objects.in_bulk(pks)
+    if any(pk not in found for pk in pks):
+        raise ValidationError({field: [refusal]})
+    return [found[pk] for pk in pks]
+
+
 class StrictCharField(serializers.CharField):
     """A string field that refuses numbers and booleans instead of coercing them."""
 

@@ -127,3 +127,23 @@ def make_session(
     for person in guardians:
         RosterEntry.objects.create(session=session, user=person, role="guardian")
     return session
+
+
+def make_enrollment(*, participant: User, program, clinician: User, start_date: date | None = None):
+    """An active enrollment; the clinician is made one of the program's clinicians."""
+    from programs.models import Enrollment
+
+    program.clinicians.add(clinician)
+    start = start_date or timezone.localdate() - timedelta(days=7)
+    return Enrollment.objects.create(
+        participant=participant,
+        program=program,
+        start_date=start,
+        planned_end_date=start + timedelta(weeks=12),
+        primary_clinician=clinician,
+        medically_stable=True,
+        detox_status="not_needed",
+        stable_living_situation=True,
+        able_to_attend=True,
+        created_by=clinician,
+    )

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from groups.models import GroupMembership
 from sessions.models import RosterEntry
-from tests.factories import UserFactory, make_group, make_program, make_session
+from tests.factories import UserFactory, make_enrollment, make_group, make_program, make_session
 
 pytestmark = pytest.mark.django_db
 Clients = Callable[[User], APIClient]
@@ -95,7 +95,10 @@ def test_adult_group_refuses_adolescents(client_for: Clients, ada: User, dana: U
 
 def test_full_group_and_duplicate_member_are_conflicts(client_for: Clients, ada: User, dana: User) -> None:
     members = [UserFactory.create(adult=True) for _ in range(2)]
-    group = make_group(program=make_program(), lead=dana, members=members[:1], capacity=1)
+    program = make_program()
+    for member in members:
+        make_enrollment(participant=member, program=program, clinician=dana)
+    group = make_group(program=program, lead=dana, members=members[:1], capacity=1)
     client = client_for(ada)
     url = f"/api/v1/groups/{group.pk}/members/"
     assert client.post(url, {"participant": members[0].pk}, format="json").json()["error"]["code"] == "already_member"
@@ -107,14 +110,18 @@ def test_full_group_and_duplicate_member_are_conflicts(client_for: Clients, ada:
 def test_lead_facilitator_manages_members_other_clinicians_do_not(
     client_for: Clients, dana: User, theo: User, sam: User
 ) -> None:
-    group = make_group(program=make_program(), lead=dana)
+    program = make_program()
+    make_enrollment(participant=sam, program=program, clinician=dana)
+    group = make_group(program=program, lead=dana)
     url = f"/api/v1/groups/{group.pk}/members/"
     assert client_for(theo).post(url, {"participant": sam.pk}, format="json").status_code == 404  # not theirs to see
     assert client_for(dana).post(url, {"participant": sam.pk}, format="json").status_code == 201
 
 
 def test_membership_changes_update_future_rosters_only(client_for: Clients, ada: User, dana: User, sam: User) -> None:
-    group = make_group(program=make_program(), lead=dana)
+    program = make_program()
+    make_enrollment(participant=sam, program=program, clinician=dana)
+    group = make_group(program=program, lead=dana)
     past = make_session(group=group, hosts=[dana], starts_in=timedelta(days=-3))
     future = make_session(group=group, hosts=[dana], starts_in=timedelta(days=2))
     client = client_for(ada)
@@ -137,3 +144,55 @@ def test_capacity_cannot_drop_below_members(client_for: Clients, ada: User, dana
     assert response.status_code == 409
     assert client_for(ada).patch(f"/api/v1/groups/{group.pk}/", {"capacity": 15}, format="json").status_code == 200
     assert client_for(ada).patch(f"/api/v1/groups/{group.pk}/", {"age_band": "adult"}, format="json").status_code == 400
+
+
+def test_a_member_needs_an_active_enrollment_in_the_groups_program(
+    client_for: Clients, ada: User, dana: User, sam: User, db_snapshot: Callable
+) -> None:
+    program, elsewhere = make_program(), make_program()
+    group = make_group(program=program, lead=dana)
+    url = f"/api/v1/groups/{group.pk}/members/"
+    admin = client_for(ada)
+    before = db_snapshot()
+    response = admin.post(url, {"participant": sam.pk}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "participant": ["This participant has no active enrollment in the group's program."]
+    }
+    make_enrollment(participant=sam, program=elsewhere, clinician=dana)
+    assert admin.post(url, {"participant": sam.pk}, format="json").status_code == 400
+    assert db_snapshot() == before | {
+        "programs_enrollment": before["programs_enrollment"] + 1,
+        "programs_program_clinicians": before["programs_program_clinicians"] + 1,
+    }
+
+
+def test_a_lead_hears_nothing_about_people_outside_the_program(
+    client_for: Clients, ada: User, dana: User, theo: User, sam: User, ava: User, pat: User, db_snapshot: Callable
+) -> None:
+    """Refusals to a group's lead read the same for every id they may not see: no account,
+    a guardian, a clinician, an adolescent, an adult not enrolled here."""
+    group = make_group(program=make_program(age_band="adult"), lead=dana)
+    url = f"/api/v1/groups/{group.pk}/members/"
+    lead, admin = client_for(dana), client_for(ada)
+    before = db_snapshot()
+    answers = [
+        lead.post(url, {"participant": pk}, format="json") for pk in (10**9, pat.pk, theo.pk, ada.pk, ava.pk, sam.pk)
+    ]
+    assert {response.status_code for response in answers} == {400}
+    assert len({str(response.json()) for response in answers}) == 1
+    assert answers[0].json()["error"]["fields"] == {"participant": ["No such participant."]}
+    assert db_snapshot() == before
+    # An admin, who sees every account, hears the reason.
+    admin_answer = admin.post(url, {"participant": pat.pk}, format="json").json()
+    assert admin_answer["error"]["fields"] == {"participant": ["Guardians are never members of a therapy group."]}
+
+
+def test_removing_a_non_member_reads_the_same_for_any_id(
+    client_for: Clients, dana: User, theo: User, ava: User
+) -> None:
+    group = make_group(program=make_program(age_band="adult"), lead=dana)
+    url = f"/api/v1/groups/{group.pk}/members/remove/"
+    answers = [client_for(dana).post(url, {"participant": pk}, format="json") for pk in (10**9, theo.pk, ava.pk)]
+    assert {response.status_code for response in answers} == {409}
+    assert {str(response.json()) for response in answers} == {str(answers[0].json())}

@@ -84,6 +84,7 @@ def test_malformed_json_is_a_400(client_for: Clients, ada: User) -> None:
 
 def test_clinician_enrolls_and_eligibility_is_recorded_not_gating(client_for: Clients, dana: User, sam: User) -> None:
     program = make_program(age_band="adult")
+    program.clinicians.add(dana)  # dana works in the program
     body = _enrollment_body(sam, program.pk, dana, medically_stable=False)
     response = client_for(dana).post("/api/v1/enrollments/", body, format="json")
     assert response.status_code == 201, response.json()
@@ -98,6 +99,7 @@ def test_second_active_enrollment_is_a_conflict(
     client_for: Clients, dana: User, sam: User, db_snapshot: Callable[[], dict[str, int]]
 ) -> None:
     program = make_program(age_band="adult")
+    program.clinicians.add(dana)  # dana works in the program
     client = client_for(dana)
     assert (
         client.post("/api/v1/enrollments/", _enrollment_body(sam, program.pk, dana), format="json").status_code == 201
@@ -111,6 +113,7 @@ def test_second_active_enrollment_is_a_conflict(
 
 def test_adolescent_cannot_enroll_in_an_adult_program(client_for: Clients, dana: User, ava: User) -> None:
     program = make_program(age_band="adult")
+    program.clinicians.add(dana)  # dana works in the program
     response = client_for(dana).post("/api/v1/enrollments/", _enrollment_body(ava, program.pk, dana), format="json")
     assert response.status_code == 400
     assert "participant" in response.json()["error"]["fields"]
