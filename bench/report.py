@@ -29,12 +29,15 @@ def compare(
     at_least: float | None = None,
     at_most: float | None = None,
     digits: int = 3,
+    names: tuple[str, str] = ("project", "baseline"),
 ) -> float | None:
     """Add ``<key>_project``, ``<key>_baseline``, ``<key>_ratio`` and, when the ratio has a
-    target (``at_least`` or ``at_most``), ``<key>_target`` and ``<key>_target_met``."""
+    target (``at_least`` or ``at_most``), ``<key>_target`` and ``<key>_target_met``.
+    ``names`` renames the two sides' keys (``("on", "off")``: the project with its server
+    tuning and without)."""
     value = ratio(project, baseline)
-    figures[f"{key}_project"] = rounded(project, digits)
-    figures[f"{key}_baseline"] = rounded(baseline, digits)
+    figures[f"{key}_{names[0]}"] = rounded(project, digits)
+    figures[f"{key}_{names[1]}"] = rounded(baseline, digits)
     figures[f"{key}_ratio"] = value
     if at_least is not None:
         figures[f"{key}_target"] = f"ratio >= {at_least}"
@@ -46,7 +49,13 @@ def compare(
 
 
 def compare_latency(
-    figures: Figures, prefix: str, project: Any | None, baseline: Any | None, *, p99_at_most: float | None = None
+    figures: Figures,
+    prefix: str,
+    project: Any | None,
+    baseline: Any | None,
+    *,
+    p99_at_most: float | None = None,
+    names: tuple[str, str] = ("project", "baseline"),
 ) -> None:
     """``<prefix>_p50_ms`` and ``<prefix>_p99_ms`` (the latter with its target) from two
     load.Latency records (None when a side did not run)."""
@@ -57,6 +66,7 @@ def compare_latency(
             project.ms(pct) if project else None,
             baseline.ms(pct) if baseline else None,
             at_most=at_most,
+            names=names,
         )
 
 

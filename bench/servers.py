@@ -32,6 +32,10 @@ VENV_BIN = Path(sys.executable).parent
 PROJECT_APP = os.environ.get("BENCH_ASGI_APP", "server.asgi:application")
 # Benchmarks lift the production limit of 100 inbound frames a minute per socket.
 FRAMES_PER_MINUTE = "1000000"
+# What the "project, tuning off" side leaves out of server/daphne_tuning.py: "all" (every
+# patch, WS_SERVER_TUNING=0), or a comma list of patch names (WS_SERVER_TUNING_OFF), so one
+# run measures one patch's gain: BENCH_TUNING_OFF=write make bench ARGS="--only s1".
+TUNING_OFF = os.environ.get("BENCH_TUNING_OFF", "all")
 _LOG_DIR: Path | None = None
 
 
@@ -126,14 +130,34 @@ def _answers(port: int, http_path: str | None) -> bool:
         return False
 
 
-def start_daphne(env: BenchEnv, name: str = "daphne", port: int | None = None) -> ServerProcess:
-    """One Daphne process serving the project on the bench database and Redis db."""
+def tuning_env(off: str | None) -> dict[str, str]:
+    """The server-tuning settings of a project Daphne: every patch (``off`` None), none
+    (``"all"``), or all but the named ones. Set either way, so the bench's own environment
+    never changes what a side runs."""
+    if off is None:
+        return {"WS_SERVER_TUNING": "1", "WS_SERVER_TUNING_OFF": ""}
+    if off.strip() == "all":
+        return {"WS_SERVER_TUNING": "0", "WS_SERVER_TUNING_OFF": ""}
+    return {"WS_SERVER_TUNING": "1", "WS_SERVER_TUNING_OFF": off}
+
+
+def tuning_description(off: str | None) -> str:
+    """How a side's tuning was set, for the figures."""
+    return " ".join(f"{key}={value}" for key, value in tuning_env(off).items() if value)
+
+
+def start_daphne(
+    env: BenchEnv, name: str = "daphne", port: int | None = None, tuning_off: str | None = None
+) -> ServerProcess:
+    """One Daphne process serving the project on the bench database and Redis db, with all
+    of server/daphne_tuning.py's patches, or without those ``tuning_off`` names (tuning_env)."""
     port = port or free_port()
     child_env = env.child_env(
         PORT=str(port),
         ALLOWED_ORIGINS=origin(port),
         WS_FRAMES_PER_MINUTE=FRAMES_PER_MINUTE,
         LOG_LEVEL=os.environ.get("BENCH_SERVER_LOG_LEVEL", "WARNING"),
+        **tuning_env(tuning_off),
     )
     command = serve.command(str(VENV_BIN / "python"), HOST, port, app=PROJECT_APP)
     return ServerProcess(name, port, command, child_env)

@@ -1,16 +1,19 @@
 """S1: ping/pong echo over 500 sockets (50 rooms x 10), one server process.
 
-Both servers, the project (one Daphne) and the bare websockets server, run through the
-whole scenario, each with its own 500 sockets in a load pool of its own.
+All servers, the project (one Daphne), the bare websockets server and the project with its
+server tuning off (one Daphne started with WS_SERVER_TUNING=0, or without the patches
+BENCH_TUNING_OFF names), run through the whole scenario, each with its own 500 sockets in
+a load pool of its own.
 
 1. Closed loop: every socket keeps WINDOW pings in flight; pongs/s is the maximum echo
-   throughput, the project's first, then the bare server's.
-2. Open loop at 50 % of the project's maximum: p99 latency of both at that same rate, in
-   OPEN_WINDOWS windows each, the two sides taking turns (project, bare, project, ...),
+   throughput, the project's first, then the bare server's, then the untuned project's.
+2. Open loop at 50 % of the project's maximum: p99 latency of all at that same rate, in
+   OPEN_WINDOWS windows each, the sides taking turns (project, bare, untuned, project, ...),
    so that a stretch of outside noise on this shared 2-core machine (seen here: 5-10x a
-   window's p99, on either side) falls on both sides' windows instead of on one side's;
+   window's p99, on either side) falls on every side's windows instead of on one side's;
    compared on each side's window with the median p99.
-Targets: throughput ratio >= 0.30, p99 ratio <= 2.0.
+Targets: throughput ratio >= 0.30, p99 ratio <= 2.0 (project / bare). The tuning's gain,
+without a target: ``s1_tuning_*`` (project / untuned project).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class EchoRun:
 class Side:
     """One server under test, its load pool and what was measured of it."""
 
-    key: str  # "project" or "baseline": figures are s1_<key>_*
+    key: str  # "project", "baseline" or "project_off": figures are s1_<key>_*
     server: servers.ServerProcess
     pool: LoadPool
     run: EchoRun
@@ -81,10 +84,12 @@ def _start(
     seconds: float,
     http_path: str | None = None,
 ) -> Side:
-    """Start ``server``, connect a socket per roster member and measure the closed loop."""
+    """Start ``server``, connect a socket per roster member and measure the closed loop.
+    ``http_path`` (the project's health check) also marks a project server: its sockets
+    take tickets."""
     stack.enter_context(servers.running(server, http_path=http_path))
     pool = stack.enter_context(LoadPool())
-    connected = pool.connect(room_specs(rooms, [server], project=key == "project"))
+    connected = pool.connect(room_specs(rooms, [server], project=http_path is not None))
     if connected.connected == 0:
         raise RuntimeError(f"no socket connected: {connected.failures}")
     with CpuMeter([server]) as cpu:
@@ -127,10 +132,16 @@ def run(quick: bool = False) -> Figures:
         "s1_open_loop_windows_per_side": OPEN_WINDOWS,
         "s1_load_workers": default_workers(),
         "s1_baseline": "bare websockets server (bench/bare.py), 1 process",
+        "s1_project_off": f"the project with {servers.tuning_description(servers.TUNING_OFF)}, 1 process",
     }
     starts: list[tuple[str, Callable[[], servers.ServerProcess], str | None]] = [
         ("project", lambda: servers.start_daphne(env), servers.HEALTH_PATH),
         ("baseline", servers.start_bare, None),
+        (
+            "project_off",
+            lambda: servers.start_daphne(env, name="daphne-off", tuning_off=servers.TUNING_OFF),
+            servers.HEALTH_PATH,
+        ),
     ]
     sides: dict[str, Side] = {}
     with contextlib.ExitStack() as stack:
@@ -155,6 +166,7 @@ def run(quick: bool = False) -> Figures:
                     measuring.remove(side)  # what it measured so far is still reported
     project = sides["project"].run if "project" in sides else None
     bare = sides["baseline"].run if "baseline" in sides else None
+    untuned = sides["project_off"].run if "project_off" in sides else None
 
     compare(
         figures,
@@ -182,15 +194,58 @@ def run(quick: bool = False) -> Figures:
         bare_open.latency if bare_open else None,
         p99_at_most=P99_AT_MOST,
     )
+    _tuning(figures, project, untuned)
     _describe(figures, "project", project)
     _describe(figures, "baseline", bare)
+    _describe(figures, "project_off", untuned)
     return figures
+
+
+def _tuning(figures: Figures, tuned: EchoRun | None, untuned: EchoRun | None) -> None:
+    """The server tuning's gain, no target: the project with it / without it, the same
+    figures as against the baseline, and the server CPU at the same open-loop rate."""
+    names = ("on", "off")
+    compare(
+        figures,
+        "s1_tuning_throughput",
+        tuned.closed.pongs_per_s if tuned else None,
+        untuned.closed.pongs_per_s if untuned else None,
+        digits=1,
+        names=names,
+    )
+    compare(
+        figures,
+        "s1_tuning_pongs_per_server_cpu_s",
+        tuned.pongs_per_cpu_s if tuned else None,
+        untuned.pongs_per_cpu_s if untuned else None,
+        digits=0,
+        names=names,
+    )
+    compare(
+        figures,
+        "s1_tuning_open_loop_server_cpu_pct",
+        tuned.open_cpu_pct if tuned and tuned.windows else None,
+        untuned.open_cpu_pct if untuned and untuned.windows else None,
+        digits=1,
+        names=names,
+    )
+    tuned_open, untuned_open = (tuned.open if tuned else None), (untuned.open if untuned else None)
+    compare_latency(
+        figures,
+        "s1_tuning",
+        tuned_open.latency if tuned_open else None,
+        untuned_open.latency if untuned_open else None,
+        names=names,
+    )
 
 
 SCENARIO = register(
     Scenario(
         name="s1",
-        description="echo (ping/pong) over 500 sockets: max throughput and p99 at 50% of the project's max",
+        description=(
+            "echo (ping/pong) over 500 sockets: max throughput and p99 at 50% of the project's max"
+            " (and the project with its server tuning off)"
+        ),
         run=run,
     )
 )

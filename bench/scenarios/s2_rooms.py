@@ -27,6 +27,11 @@ commit was added) and the floor, one bare process with in-memory rooms (``s2_flo
    (``s2_half_*``). When the baseline peaks lower, the same again at half the *lower* peak
    (``s2_low_*``, reference): half the project's peak loads such a baseline near its own
    limit, where its tail grows, and the comparison at that rate flatters the project.
+   A third side takes its turns in the half-peak windows (not at the lower rate, and with
+   no peak search of its own): the project with its server tuning off (two Daphnes started
+   with WS_SERVER_TUNING=0, or without the patches BENCH_TUNING_OFF names), so the tuning's
+   gain is read at the same load and in the same stretch of time (``s2_half_tuning_*``,
+   project / untuned project, no target).
 Targets: peak deliveries/s ratio >= 0.30; p99 ratio <= 2.0 at half the project's peak; zero
 loss and zero duplicates for the project there.
 """
@@ -239,13 +244,14 @@ def low_rate(project_peak: float | None, baseline_peak: float | None) -> float |
     return baseline_peak / 2
 
 
-def paired_order(pairs: int) -> list[str]:
-    """The sides' windows in the order measured: project first in even pairs, baseline first
-    in odd ones (P B B P P B ...), so a drift in the machine's speed over the phase, or the
-    wake of the window before, falls on both sides alike."""
+def paired_order(pairs: int, names: Sequence[str] = ("project", "baseline")) -> list[str]:
+    """The sides' windows in the order measured: in ``names``' order in even rounds, the
+    reverse in odd ones (P B B P P B ...; with a third side P B O O B P ...), so a drift in
+    the machine's speed over the phase, or the wake of the window before, falls on every
+    side alike."""
     order: list[str] = []
     for index in range(pairs):
-        order += ["project", "baseline"] if index % 2 == 0 else ["baseline", "project"]
+        order += list(names) if index % 2 == 0 else list(reversed(names))
     return order
 
 
@@ -261,13 +267,14 @@ class Side:
 def alternate(
     sides: dict[str, Side], rate: float, pairs: int, seconds: float, settle_database: Callable[[], None]
 ) -> dict[str, RoomsRun]:
-    """``pairs`` windows per side at ``rate``, in ``paired_order``. Before each window the
-    database is settled and both sides' sockets are quiet. Each side's ``half_cpu_pct`` is
-    its servers' CPU over its own windows; ``idle_cpu_pct``, over the other side's."""
+    """``pairs`` windows per side at ``rate``, in ``paired_order`` of the sides. Before each
+    window the database is settled and every side's sockets are quiet. Each side's
+    ``half_cpu_pct`` is its servers' CPU over its own windows; ``idle_cpu_pct``, over the
+    other sides'."""
     windows: dict[str, list[ChatResult]] = {name: [] for name in sides}
     busy: dict[str, list[CpuMeter]] = {name: [] for name in sides}
     idle: dict[str, list[CpuMeter]] = {name: [] for name in sides}
-    for name in paired_order(pairs):
+    for name in paired_order(pairs, list(sides)):
         settle_database()
         for side in sides.values():
             side.pool.settle(0.5, 10)
@@ -302,29 +309,42 @@ def _measure_paired(
     low: float | None,
     settle_database: Callable[[], None],
 ) -> Paired:
-    """Fresh project and baseline servers, both connected; a warm-up of each, then the
-    alternating windows at ``half_rate`` and, if given, at ``low`` (each window after a
-    settled database)."""
+    """Fresh project, baseline and untuned project servers, all connected; a warm-up of
+    each, then the alternating windows at ``half_rate`` and, if given, at ``low`` (each
+    window after a settled database; the untuned project only at ``half_rate``)."""
     with (
         servers.running(*_start_project(env), http_path=servers.HEALTH_PATH) as project_group,
         servers.running(*BASELINE.start(env)) as baseline_group,
+        servers.running(*_start_project(env, servers.TUNING_OFF), http_path=servers.HEALTH_PATH) as untuned_group,
         LoadPool() as project_pool,
         LoadPool() as baseline_pool,
+        LoadPool() as untuned_pool,
     ):
         sides = {
             "project": Side(project_group, project_pool, _connect(project_pool, project_group, rooms, True)),
             "baseline": Side(baseline_group, baseline_pool, _connect(baseline_pool, baseline_group, rooms, False)),
+            UNTUNED: Side(untuned_group, untuned_pool, _connect(untuned_pool, untuned_group, rooms, True)),
         }
         for side in sides.values():
             side.pool.chat(half_rate / 2, 1.0)  # warm-up, as before the other phases
         paired = Paired(half=alternate(sides, half_rate, PAIRED_WINDOWS, sizing.final_seconds, settle_database))
         if low is not None:
-            paired.low = alternate(sides, low, PAIRED_WINDOWS, sizing.final_seconds, settle_database)
+            compared = {name: side for name, side in sides.items() if name != UNTUNED}
+            paired.low = alternate(compared, low, PAIRED_WINDOWS, sizing.final_seconds, settle_database)
         return paired
 
 
-def _start_project(env: fixtures.BenchEnv) -> list[servers.ServerProcess]:
-    return [servers.start_daphne(env, name=f"daphne{index}") for index in range(PROJECT_PROCESSES)]
+# The third side of the paired phase: the project with its server tuning off.
+UNTUNED = "project_off"
+
+
+def _start_project(env: fixtures.BenchEnv, tuning_off: str | None = None) -> list[servers.ServerProcess]:
+    """The project's Daphnes: with every server/daphne_tuning.py patch, or without those
+    ``tuning_off`` names ("all": none)."""
+    prefix = "daphne-off" if tuning_off else "daphne"
+    return [
+        servers.start_daphne(env, name=f"{prefix}{index}", tuning_off=tuning_off) for index in range(PROJECT_PROCESSES)
+    ]
 
 
 def _window_figures(figures: Figures, prefix: str, run: RoomsRun) -> None:
@@ -462,6 +482,29 @@ def _targets(figures: Figures, project: RoomsRun | None, bare: RoomsRun | None, 
     )
 
 
+def _tuning(figures: Figures, paired: dict[str, RoomsRun]) -> None:
+    """The server tuning's gain in the half-peak windows, no target: the project with it /
+    without it, at the same rate, the median-p99 window's latency and the servers' CPU."""
+    tuned, untuned = paired.get("project"), paired.get(UNTUNED)
+    tuned_half, untuned_half = _half(tuned), _half(untuned)
+    names = ("on", "off")
+    compare_latency(
+        figures,
+        "s2_half_tuning",
+        tuned_half.latency if tuned_half else None,
+        untuned_half.latency if untuned_half else None,
+        names=names,
+    )
+    compare(
+        figures,
+        "s2_half_tuning_server_cpu_pct",
+        tuned.half_cpu_pct if tuned else None,
+        untuned.half_cpu_pct if untuned else None,
+        digits=1,
+        names=names,
+    )
+
+
 def _references(figures: Figures, project: RoomsRun | None, measured: dict[str, RoomsRun | None]) -> None:
     """Without targets: each side alone at half the project's peak (the project after its
     search, the references before theirs), minutes apart; and the peaks of nodb and floor."""
@@ -487,6 +530,10 @@ def run(quick: bool = False) -> Figures:
         "s2_members_per_room": sizing.members,
         "s2_project_processes": PROJECT_PROCESSES,
         **{f"s2_{reference.side}": reference.description for reference in REFERENCES},
+        f"s2_{UNTUNED}": (
+            f"the project with {servers.tuning_description(servers.TUNING_OFF)}, {PROJECT_PROCESSES} processes,"
+            " in the half-peak paired windows only"
+        ),
         "s2_baseline_processes": BARE_PROCESSES,
         "s2_load_workers": default_workers(),
         "s2_step_seconds": sizing.step_seconds,
@@ -538,6 +585,7 @@ def run(quick: bool = False) -> Figures:
         except Exception as exc:
             failed(figures, "s2_paired_error", exc)
     _targets(figures, project, bare, paired.half)
+    _tuning(figures, paired.half)
     _describe_paired(figures, "s2_half", paired.half)
     if paired.low:
         p_low, b_low = _half(paired.low.get("project")), _half(paired.low.get("baseline"))

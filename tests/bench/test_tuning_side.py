@@ -1,0 +1,60 @@
+"""The bench's "project, tuning off" side (bench/servers.py, S1 and S2): how its Daphnes are
+configured, its place in the S2 paired windows, and its figures (project on / off)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from bench.load import LoadPool
+from bench.report import compare
+from bench.scenarios.s2_rooms import UNTUNED, Side, alternate, paired_order
+from bench.servers import tuning_description, tuning_env
+from tests.bench.test_paired_windows import RecordingPool, sides
+
+
+def test_a_side_is_started_with_every_patch_with_none_or_without_the_named_ones() -> None:
+    # Set either way, so a WS_SERVER_TUNING in the bench's own environment changes nothing.
+    assert tuning_env(None) == {"WS_SERVER_TUNING": "1", "WS_SERVER_TUNING_OFF": ""}
+    assert tuning_env("all") == {"WS_SERVER_TUNING": "0", "WS_SERVER_TUNING_OFF": ""}
+    assert tuning_env("write,unmask") == {"WS_SERVER_TUNING": "1", "WS_SERVER_TUNING_OFF": "write,unmask"}
+    assert tuning_description("all") == "WS_SERVER_TUNING=0"
+    assert tuning_description("write") == "WS_SERVER_TUNING=1 WS_SERVER_TUNING_OFF=write"
+
+
+def test_with_a_third_side_every_side_goes_first_and_last_in_turn() -> None:
+    assert paired_order(2, ["project", "baseline", UNTUNED]) == [
+        "project", "baseline", UNTUNED, UNTUNED, "baseline", "project",
+    ]  # fmt: skip
+    # Two sides: the order the project / baseline target was measured in before.
+    assert paired_order(2, ["project", "baseline"]) == paired_order(2) == ["project", "baseline", "baseline", "project"]
+
+
+def test_the_untuned_side_takes_its_turns_in_the_same_windows_each_after_every_side_is_quiet() -> None:
+    log: list[str] = []
+    three = sides(log)
+    untuned_pool = cast(LoadPool, RecordingPool(UNTUNED, log, latency_us=5_000))
+    three[UNTUNED] = Side(group=[], pool=untuned_pool, connect=three["project"].connect)
+
+    runs = alternate(three, rate=300, pairs=2, seconds=6.0, settle_database=lambda: log.append("vacuum"))
+
+    chats = [entry.split()[1] for entry in log if entry.startswith("chat")]
+    assert chats == paired_order(2, ["project", "baseline", UNTUNED])
+    for index, entry in enumerate(log):
+        if entry.startswith("chat"):
+            assert log[index - 4 : index] == ["vacuum", "quiet project", "quiet baseline", f"quiet {UNTUNED}"]
+    assert {name: len(run.windows) for name, run in runs.items()} == {"project": 2, "baseline": 2, UNTUNED: 2}
+    untuned = runs[UNTUNED].half
+    assert untuned is not None and untuned.latency.ms(99) == 5.0
+
+
+def test_tuning_figures_are_named_on_and_off_with_the_ratio_on_over_off() -> None:
+    figures: dict[str, object] = {}
+    compare(figures, "s1_tuning_throughput", 900.0, 600.0, digits=1, names=("on", "off"))
+    assert figures == {
+        "s1_tuning_throughput_on": 900.0,
+        "s1_tuning_throughput_off": 600.0,
+        "s1_tuning_throughput_ratio": 1.5,
+    }
+    # The other figures keep their names.
+    compare(figures, "s1_throughput", 900.0, 3000.0)
+    assert figures["s1_throughput_project"] == 900.0 and figures["s1_throughput_baseline"] == 3000.0
