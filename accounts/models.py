@@ -39,6 +39,15 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - (0 if had_birthday else 1)
 
 
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier; 29 February falls back to the 28th. Whoever
+    was born on or before it is at least ``years`` old on ``day`` (see age_on)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
 def age_band_for(birth_date: date, day: date) -> AgeBand | None:
     """The band on ``day``; None below the youngest age the program treats."""
     age = age_on(birth_date, day)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import DateField, Exists, Func, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from knox.models import AuthToken
 
-from accounts.models import Consent, ConsentScope, GuardianLink, Role, User
+from accounts.models import ADULT_MIN_AGE, Consent, ConsentScope, GuardianLink, Role, User, years_before
 
 if TYPE_CHECKING:
     from accounts.services import TicketHolder
@@ -28,16 +29,30 @@ def realtime_user(holder: TicketHolder) -> User | None:
     return users.first()
 
 
+class YearsBefore(Func):
+    """A date minus ``years`` calendar years (29 February less a year is 28 February, as in
+    accounts.models.years_before)."""
+
+    template = "CAST(%(expressions)s - make_interval(years => %(years)d) AS date)"
+    output_field = DateField()
+
+
+def consents_in_force() -> QuerySet[Consent]:
+    """Consents that bind now: not revoked, on a link not revoked, and either the person is
+    still under 18 or the consent was given on or after their 18th birthday (an adult's
+    own consent). A minor's consent ends with their minority, at once, before the
+    hourly task (end_guardian_access_at_adulthood) revokes the link. Ages count in the
+    server's TIME_ZONE, the same day for this check and for that task."""
+    adult_if_born_by = years_before(timezone.localdate(), ADULT_MIN_AGE)
+    given_as_adult = Q(link__adolescent__birth_date__lte=YearsBefore(TruncDate("given_at"), years=ADULT_MIN_AGE))
+    return Consent.objects.filter(revoked_at__isnull=True, link__revoked_at__isnull=True).filter(
+        Q(link__adolescent__birth_date__gt=adult_if_born_by) | given_as_adult
+    )
+
+
 def active_consent(*, guardian: User, adolescent: User) -> Consent | None:
     return (
-        Consent.objects.filter(
-            link__guardian=guardian,
-            link__adolescent=adolescent,
-            link__revoked_at__isnull=True,
-            revoked_at__isnull=True,
-        )
-        .order_by("-given_at")
-        .first()
+        consents_in_force().filter(link__guardian=guardian, link__adolescent=adolescent).order_by("-given_at").first()
     )
 
 
@@ -51,12 +66,8 @@ def guardian_may_see(*, guardian: User, adolescent: User, scope: ConsentScope | 
 
 def adolescents_visible_to_guardian(*, guardian: User, scope: ConsentScope | str) -> QuerySet[User]:
     """The adolescents whose ``scope`` this guardian may currently see."""
-    return User.objects.filter(
-        guardian_links__guardian=guardian,
-        guardian_links__revoked_at__isnull=True,
-        guardian_links__consents__revoked_at__isnull=True,
-        guardian_links__consents__scopes__contains=[str(scope)],
-    ).distinct()
+    consents = consents_in_force().filter(link__guardian=guardian, scopes__contains=[str(scope)])
+    return User.objects.filter(pk__in=consents.values("link__adolescent"))
 
 
 def guardian_links_visible_to(user: User) -> QuerySet[GuardianLink]:

@@ -157,5 +157,7 @@ class ConsentSerializer(serializers.ModelSerializer):
 class ConsentCreateSerializer(serializers.Serializer):
     link = serializers.IntegerField(min_value=1)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=ConsentScope.choices), max_length=len(ConsentScope.values)
+        child=serializers.ChoiceField(choices=ConsentScope.choices),
+        allow_empty=False,  # sharing nothing is revoking: POST consents/{id}/revoke/
+        max_length=len(ConsentScope.values),
     )

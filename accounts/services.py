@@ -20,6 +20,7 @@ from knox.models import AuthToken
 
 from accounts import two_factor
 from accounts.models import (
+    ADULT_MIN_AGE,
     AgeBand,
     Consent,
     ConsentScope,
@@ -28,7 +29,9 @@ from accounts.models import (
     User,
     age_band_for,
     validate_time_zone,
+    years_before,
 )
+from accounts.selectors import consents_in_force
 from audit import services as audit
 from server.realtime import close_user_sockets_on_commit
 from server.redis_client import get_redis
@@ -332,6 +335,9 @@ def give_consent(*, by: User, link: GuardianLink, scopes: list[str]) -> Consent:
     unknown = [scope for scope in scopes if scope not in ConsentScope.values]
     if unknown:
         raise ValidationError({"scopes": [f"Unknown scope {scope!r}." for scope in unknown]})
+    if not scopes:
+        # A consent that shares nothing is no consent; revoke the consent instead.
+        raise ValidationError({"scopes": ["Name at least one scope, or revoke the consent."]})
     with transaction.atomic():
         # Lock the link so two concurrent consents cannot both become active.
         GuardianLink.objects.select_for_update().get(pk=link.pk)
@@ -364,3 +370,41 @@ def revoke_consent(*, by: User, consent: Consent) -> Consent:
         audit.record(actor=by, action="consent.revoke", target=consent, data={"link": link.pk})
         close_user_sockets_on_commit(link.guardian_id, reason="consent_revoked")
     return consent
+
+
+def end_guardian_access_at_adulthood() -> int:
+    """At 18 a participant's guardian links end (a beat task, idempotent): a minor's
+    consents stop counting that day (accounts.selectors.consents_in_force); this revokes
+    the link and those consents, tells the guardian why, closes their sockets and audits
+    it. A link whose consent in force the participant gave as an adult stays.
+    Returns the number of links ended."""
+    from notifications.kinds import NotificationKind
+    from notifications.services import notify
+
+    adult_if_born_by = years_before(timezone.localdate(), ADULT_MIN_AGE)
+    due = (
+        GuardianLink.objects.filter(revoked_at__isnull=True, adolescent__birth_date__lte=adult_if_born_by)
+        .exclude(pk__in=consents_in_force().values("link"))
+        .values_list("pk", flat=True)
+    )
+    ended = 0
+    for link_id in list(due):
+        with transaction.atomic():
+            link = GuardianLink.objects.select_for_update().select_related("guardian").get(pk=link_id)
+            if link.revoked_at is not None:
+                continue  # another run ended it meanwhile
+            now = timezone.now()
+            link.revoked_at = now
+            link.save(update_fields=["revoked_at"])
+            link.consents.filter(revoked_at__isnull=True).update(revoked_at=now)
+            audit.record(actor=None, action="guardian_link.end_at_adulthood", target=link)
+            notify(
+                recipient=link.guardian,
+                kind=NotificationKind.GUARDIAN_ACCESS_ENDED,
+                data={"link": "/account"},
+                dedupe_key=f"guardian_access_ended:{link.pk}",
+            )
+            # Room consumers close a guardian's sockets on this reason.
+            close_user_sockets_on_commit(link.guardian_id, reason="consent_revoked")
+            ended += 1
+    return ended

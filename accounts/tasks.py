@@ -9,3 +9,10 @@ from accounts import services
 def purge_expired_tokens() -> int:
     """Idempotent: deleting what has expired twice deletes nothing the second time."""
     return services.purge_expired_tokens()
+
+
+@shared_task
+def end_guardian_access_at_adulthood() -> int:
+    """Ends the guardian links of participants who turned 18 (unless they consented as
+    adults). Idempotent: an ended link is not selected again."""
+    return services.end_guardian_access_at_adulthood()

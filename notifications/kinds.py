@@ -26,6 +26,7 @@ class NotificationKind(models.TextChoices):
     BOOKING_CONFIRMED = "booking_confirmed", "Booking confirmed"
     HOURS_AT_RISK = "hours_at_risk", "Weekly hours at risk"
     CLINICAL_ALERT = "clinical_alert", "Clinical alert (urgent, clinicians only)"
+    GUARDIAN_ACCESS_ENDED = "guardian_access_ended", "A guardian's access ended"
 
 
 SAFE_PLACEHOLDERS = {
@@ -44,6 +45,9 @@ class KindTemplate:
     urgent: bool = False
     # For a guardian recipient, the adolescent's consent must include this scope.
     guardian_scope: ConsentScope | None = ConsentScope.SCHEDULE
+    # About the guardian's own access, not about the adolescent: sent without (and after
+    # the end of) the adolescent's consent. It may say nothing about the adolescent.
+    guardian_notice: bool = False
 
     def placeholders(self) -> set[str]:
         names = set()
@@ -91,6 +95,17 @@ TEMPLATES: dict[str, KindTemplate] = {
         email_body="An urgent item needs your attention. Please sign in: {link}",
         urgent=True,
         guardian_scope=None,  # never sent to guardians
+    ),
+    NotificationKind.GUARDIAN_ACCESS_ENDED: KindTemplate(
+        title="Your access has changed",
+        body="A participant linked to your account is now an adult, so your access to their information has ended.",
+        email_subject="Your access has changed",
+        email_body=(
+            "A participant linked to your account is now an adult, so your access to their information "
+            "has ended. They can share it with you again themselves. Details: {link}"
+        ),
+        guardian_scope=None,
+        guardian_notice=True,
     ),
 }
 

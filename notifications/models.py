@@ -12,6 +12,11 @@ from notifications.kinds import NotificationKind
 
 class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
+    # The participant it concerns, for a guardian recipient: their consent is checked again
+    # when an email is sent, not only when the notification is made.
+    about = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     kind = models.CharField(max_length=32, choices=NotificationKind.choices)
     title = models.CharField(max_length=200)
     body = models.CharField(max_length=1000)
@@ -70,6 +75,9 @@ class DeliveryStatus(models.TextChoices):
     HELD = "held", "Held for quiet hours"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed after retries"
+    # Not sent: by sending time the recipient might no longer receive it (consent or link
+    # ended, account deactivated, email turned off). ``last_error`` holds the reason.
+    SUPPRESSED = "suppressed", "Not sent (no longer allowed)"
 
 
 class Delivery(models.Model):

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.selectors import guardian_may_see
+from audit import services as audit
 from notifications import events
 from notifications.kinds import TEMPLATES, NotificationKind, render
 from notifications.models import Delivery, DeliveryStatus, KindPreference, Notification, NotificationSettings
@@ -22,6 +23,7 @@ from server.realtime import group_send_on_commit, user_group
 logger = logging.getLogger(__name__)
 
 EMAIL_MAX_ATTEMPTS = 5
+FINAL_DELIVERY_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED)
 
 
 def _email_wanted(user: User, kind: str) -> bool:
@@ -43,19 +45,16 @@ def notify(
     email. ``about`` is the participant it concerns: a guardian recipient gets it only if
     that adolescent's active consent allows the kind's scope. Returns None when nothing is
     sent (no consent) or when ``dedupe_key`` was already used."""
-    template = TEMPLATES[kind]
     if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key).exists():
         return None
-    if recipient.role == Role.GUARDIAN:
-        if template.guardian_scope is None or about is None:
-            return None
-        if not guardian_may_see(guardian=recipient, adolescent=about, scope=template.guardian_scope):
-            return None
+    if _guardian_may_not_receive(recipient, kind, about):
+        return None
     rendered = render(kind, data)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
                 recipient=recipient,
+                about=about,
                 kind=kind,
                 title=rendered.title,
                 body=rendered.body,
@@ -74,6 +73,34 @@ def notify(
             return None
         raise
     return notification
+
+
+def _guardian_may_not_receive(recipient: User, kind: str, about: User | None) -> bool:
+    """A guardian hears about an adolescent only while that adolescent's consent in force
+    covers the kind's scope; a notice about the guardian's own access needs none."""
+    if recipient.role != Role.GUARDIAN:
+        return False
+    template = TEMPLATES[kind]
+    if template.guardian_notice:
+        return False
+    if template.guardian_scope is None or about is None:
+        return True
+    return not guardian_may_see(guardian=recipient, adolescent=about, scope=template.guardian_scope)
+
+
+def _email_refusal(notification: Notification) -> str | None:
+    """Why this email may no longer go out, or None. Asked again at sending time: an email
+    may wait in the queue, for a retry or for quiet hours, while consent is revoked, a
+    guardian link ends, the adolescent turns 18, the account is deactivated or the
+    recipient turns email off for the kind."""
+    recipient = notification.recipient
+    if not recipient.is_active:
+        return "recipient_inactive"
+    if not _email_wanted(recipient, notification.kind):
+        return "email_not_wanted"
+    if _guardian_may_not_receive(recipient, notification.kind, notification.about):
+        return "no_consent"
+    return None
 
 
 def _dispatch_on_commit(delivery_id: int) -> None:
@@ -118,11 +145,23 @@ def deliver_email(*, delivery_id: int, now: datetime | None = None) -> str:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().select_related("notification__recipient").get(pk=delivery_id)
-        if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("notification__recipient", "notification__about")
+            .get(pk=delivery_id)
+        )
+        if delivery.status in FINAL_DELIVERY_STATUSES:
             return str(delivery.status)
         notification = delivery.notification
         recipient = notification.recipient
+        refusal = _email_refusal(notification)
+        if refusal is not None:
+            delivery.status = DeliveryStatus.SUPPRESSED
+            delivery.last_error = refusal
+            delivery.save(update_fields=["status", "last_error"])
+            audit.record(actor=None, action="notification.email_suppressed", target=delivery, data={"reason": refusal})
+            logger.info("Email delivery %s not sent: %s", delivery.pk, refusal)
+            return str(delivery.status)
         if not TEMPLATES[notification.kind].urgent:
             held_until = quiet_hours_end(recipient, now)
             if held_until is not None:

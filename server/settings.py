@@ -351,6 +351,9 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "iop")
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 3600.0},
+    # Hourly, so on the 18th birthday the guardian's open sockets close within the hour (the
+    # consent stops counting at midnight in any case; accounts.selectors.consents_in_force).
+    "end-guardian-access-at-adulthood": {"task": "accounts.tasks.end_guardian_access_at_adulthood", "schedule": 3600.0},
     "verify-audit-chain": {"task": "audit.tasks.verify_audit_chain", "schedule": 24 * 3600.0},
     "generate-upcoming-sessions": {"task": "sessions.tasks.generate_upcoming_sessions", "schedule": 3600.0},
     "notify-session-openings": {"task": "notifications.tasks.notify_session_openings", "schedule": 60.0},
