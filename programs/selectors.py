@@ -13,13 +13,26 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 
+from django.db.models import Q
+
 from accounts.models import Role, User
-from programs.models import Enrollment, LevelOfCare, Program
+from programs.models import Enrollment, EnrollmentStatus, LevelOfCare, Program
 
 
 def works_in(*, clinician: User, program: Program) -> bool:
     """A clinician works in a program when the program's staff names them (one query)."""
     return clinician.role == Role.CLINICIAN and program.clinicians.filter(pk=clinician.pk).exists()
+
+
+def treats(*, clinician: User, participant: User) -> bool:
+    """The participant is in treatment with this clinician: an active enrollment whose
+    primary clinician they are, or in a program they work in (one query)."""
+    return (
+        clinician.role == Role.CLINICIAN
+        and Enrollment.objects.filter(participant=participant, status=EnrollmentStatus.ACTIVE)
+        .filter(Q(primary_clinician=clinician) | Q(program__clinicians=clinician))
+        .exists()
+    )
 
 
 def level_on(enrollment: Enrollment, day: date) -> LevelOfCare:

@@ -25,7 +25,8 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from groups.models import TherapyGroup
-from server.api_helpers import IsProgramAdmin, IsStaffRole, request_user, validated_body
+from programs.services import NO_SUCH_PARTICIPANT
+from server.api_helpers import IsProgramAdmin, IsStaffRole, request_user, user_or_refusal, validated_body
 from server.errors import error_body
 from sessions import calendar, selectors, services
 from sessions.models import RecurringSchedule, Session
@@ -128,7 +129,11 @@ class SessionViewSet(viewsets.GenericViewSet):
             ends_at=data.get("ends_at"),
             duration_minutes=data.get("duration_minutes"),
             group=get_object_or_404(TherapyGroup, pk=data["group"]) if "group" in data else None,
-            participant=get_object_or_404(User, pk=data["participant"]) if "participant" in data else None,
+            participant=(
+                user_or_refusal(data["participant"], field="participant", refusal=NO_SUCH_PARTICIPANT)
+                if "participant" in data
+                else None
+            ),
             clinician=get_object_or_404(User, pk=data["clinician"]) if "clinician" in data else None,
             admit_directly=data["admit_directly"],
         )

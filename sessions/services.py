@@ -18,6 +18,8 @@ from accounts.models import Role, User, validate_time_zone
 from accounts.services import ensure_admin
 from audit import services as audit
 from groups.models import TherapyGroup
+from programs.selectors import treats
+from programs.services import NO_SUCH_PARTICIPANT, refuse_person
 from server.errors import Conflict
 from server.realtime import close_session_sockets_on_commit
 from sessions.models import (
@@ -343,8 +345,11 @@ def create_single_session(
         facilitators = group_facilitators(group)
         roster = [m.participant for m in group.memberships.filter(left_at__isnull=True).select_related("participant")]
     elif kind == SessionKind.INDIVIDUAL:
-        if participant is None or participant.role != Role.PARTICIPANT:
+        if participant is None:
             raise ValidationError({"participant": "An individual session needs one participant."})
+        if participant.role != Role.PARTICIPANT:
+            reason = "Only participants are on an individual session's roster."
+            refuse_person(by=by, field="participant", reason=reason, uniform=NO_SUCH_PARTICIPANT)
         if clinician is None or clinician.role != Role.CLINICIAN:
             raise ValidationError({"clinician": "An individual session needs a clinician."})
         facilitators = [(clinician, FacilitatorRole.LEAD)]
@@ -352,6 +357,9 @@ def create_single_session(
     else:
         raise ValidationError({"kind": "Family sessions are booked through bookings."})
     ensure_can_manage_sessions_of(user=by, facilitators=[person for person, _ in facilitators])
+    if kind == SessionKind.INDIVIDUAL and by.role != Role.ADMIN and not treats(clinician=by, participant=roster[0]):
+        # Else any clinician could put any participant on a session of theirs, and see it.
+        raise ValidationError({"participant": NO_SUCH_PARTICIPANT})
     with transaction.atomic():
         session = _create_session_with_people(
             session=Session(

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import Consent, ConsentScope, User
 from programs.models import Enrollment
 from sessions.models import Session
-from tests.factories import UserFactory, make_group, make_program, make_session
+from tests.factories import UserFactory, make_enrollment, make_group, make_program, make_session
 
 pytestmark = pytest.mark.django_db
 Clients = Callable[[User], APIClient]
@@ -151,6 +151,7 @@ def test_list_query_count_does_not_grow_with_sessions(client_for: Clients, ava: 
 
 
 def test_clinician_schedules_a_single_individual_session(client_for: Clients, dana: User, sam: User) -> None:
+    make_enrollment(participant=sam, program=make_program(), clinician=dana)
     body = {
         "kind": "individual",
         "title": "Individual therapy",
@@ -194,6 +195,7 @@ def test_bad_single_session_input_changes_nothing(
     }
     body.update(change)
     body = {key: value for key, value in body.items() if value is not None}
+    make_enrollment(participant=sam, program=make_program(), clinician=dana)
     client = client_for(dana)
     before = db_snapshot()
     response = client.post("/api/v1/sessions/", body, format="json")
