@@ -198,7 +198,12 @@ def cancel_schedule(*, by: User, schedule: RecurringSchedule) -> RecurringSchedu
     with transaction.atomic():
         schedule.cancelled_at = now
         schedule.save(update_fields=["cancelled_at"])
-        schedule.sessions.filter(starts_at__gt=now, cancelled_at__isnull=True).update(cancelled_at=now)
+        not_started = schedule.sessions.filter(starts_at__gt=now, cancelled_at__isnull=True)
+        # One in its opening lead time is open already: its room closes, as cancel_session's.
+        for session in not_started.filter(ended_at__isnull=True):
+            if session.status_at(now) == SessionStatus.OPEN:
+                close_session_sockets_on_commit(session.pk, reason="session_cancelled")
+        not_started.update(cancelled_at=now)
         audit.record(actor=by, action="schedule.cancel", target=schedule)
     return schedule
 
