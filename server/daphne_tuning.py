@@ -14,8 +14,9 @@ closes the connection the usual way, so connection loss is still reported from t
 reactor, never from inside a protocol's ``write()``.
 
 It also takes Twisted's log context off every read (``log_context``), unmasks inbound
-frames in C (``unmask``), gives autobahn's debug lines plain arguments (``log_args``) and
-skips autobahn's per-message event when nothing listens for it (``message_event``).
+frames in C (``unmask``), gives autobahn's debug lines plain arguments (``log_args``),
+skips autobahn's per-message event when nothing listens for it (``message_event``) and
+lets server/ws.py write an open socket's frames to autobahn directly (``direct_send``).
 
 Each patch replaces, or leans on, private code of Daphne's libraries, so each one is
 installed only over the code it was written against: the installed daphne, twisted and
@@ -34,6 +35,7 @@ import hashlib
 import inspect
 import logging
 import pkgutil
+import sys
 import textwrap
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -107,6 +109,9 @@ def _mismatches(patch: Patch) -> Iterator[str]:
 
 
 _installed: list[str] | None = None
+# Whether server/ws.py may write frames to a socket's autobahn protocol itself (set by the
+# "direct_send" patch); otherwise every frame takes Daphne's ASGI send.
+direct_send = False
 
 
 def install(
@@ -265,6 +270,15 @@ def _no_message_event_without_listeners() -> list[Replacement]:
     return [(WebSocketProtocol, "onMessageEnd", onMessageEnd)]
 
 
+def _send_without_daphnes_reply_path() -> list[Replacement]:
+    """server/ws.py writes an open socket's text frames with autobahn's ``sendMessage`` /
+    ``sendPreparedMessage`` on the protocol Daphne binds into the ASGI ``send``
+    (``partial(Server.handle_reply, protocol)``, in ``create_application``), skipping
+    Daphne's coroutine, ``handle_reply`` and ``serverSend``, which for an open socket come
+    to the same call (bench S1, S2). The same call only while that is Daphne's code."""
+    return [(sys.modules[__name__], "direct_send", True)]
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "write",
@@ -321,6 +335,18 @@ PATCHES: tuple[Patch, ...] = (
             "autobahn.util:ObservableMixin.fire": "924015403c2f2b79",
         },
         _no_message_event_without_listeners,
+    ),
+    Patch(
+        "direct_send",
+        ("daphne", "autobahn"),
+        {
+            # Where Daphne binds the protocol into send, and the path send takes to autobahn.
+            "daphne.server:Server.create_application": "6d6da219bd73c133",
+            "daphne.server:Server.handle_reply": "09098600509d10a2",
+            "daphne.ws_protocol:WebSocketProtocol.handle_reply": "f750e4ea30241e8f",
+            "daphne.ws_protocol:WebSocketProtocol.serverSend": "7ad2b1f417d5b279",
+        },
+        _send_without_daphnes_reply_path,
     ),
 )
 

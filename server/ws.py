@@ -26,7 +26,7 @@ from django.db import connections
 
 from accounts.selectors import realtime_user
 from accounts.services import consume_realtime_ticket
-from server import async_db, redis_client
+from server import async_db, daphne_tuning, redis_client
 
 MAX_FRAME_BYTES = 64 * 1024
 # Past this many refused frames (too large, too fast, malformed) in a minute, close 4429.
@@ -169,7 +169,10 @@ PONG = PreparedFrame(dumps({"type": "pong"}))
 
 def autobahn_protocol(send: Any) -> AutobahnProtocol | None:
     """The connection's autobahn protocol if ``send`` is Daphne's (``functools.partial(
-    server.handle_reply, protocol)``), else None."""
+    server.handle_reply, protocol)``) and Daphne's reply path is the code the direct send was
+    written against (server/daphne_tuning.py, "direct_send"), else None."""
+    if not daphne_tuning.direct_send:
+        return None
     bound = getattr(send, "args", ())
     return bound[0] if bound and isinstance(bound[0], AutobahnProtocol) else None
 
@@ -187,7 +190,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
       order; a consumer without a channel has one loop and needs no lock.
     - A text frame to an open connection is written by autobahn's ``sendMessage``
       directly (``send``), not through the ASGI message, Daphne's ``handle_reply`` and
-      ``serverSend``, which come to the same call (bench S1).
+      ``serverSend``, which come to the same call (bench S1); only while that is Daphne's
+      code (the "direct_send" patch of server/daphne_tuning.py).
     - A room broadcast goes to each local socket as one already-framed message
       (``send_prepared``): written to the connection by autobahn's
       ``sendPreparedMessage``, instead of each socket re-encoding and re-framing it

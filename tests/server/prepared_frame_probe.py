@@ -68,14 +68,21 @@ async def main() -> dict[str, Any]:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")  # the parent's DATABASE_URL, REDIS_URL
     django.setup()
+    from server import daphne_tuning
     from server.ws import PreparedFrame, RealtimeConsumer, autobahn_protocol
-
-    report: dict[str, Any] = {}
-    reference, reference_wire = open_protocol()
-    protocol, wire = open_protocol()
 
     async def handle_reply(protocol: Any, message: dict[str, Any]) -> None:  # Daphne's shape
         raise AssertionError("a broadcast to an open connection took the ASGI send")
+
+    # Stock, before the tuning: autobahn's own log arguments, and no direct send.
+    report: dict[str, Any] = {"log_args_stock": debug_arguments_of_a_send()}
+    stock, _ = open_protocol()
+    report["direct_send_stock"] = autobahn_protocol(functools.partial(handle_reply, stock)) is not None
+    daphne_tuning.install()
+    report["log_args_tuned"] = debug_arguments_of_a_send()
+
+    reference, reference_wire = open_protocol()
+    protocol, wire = open_protocol()
 
     consumer = RealtimeConsumer()
     consumer.base_send = functools.partial(handle_reply, protocol)
@@ -119,11 +126,6 @@ async def main() -> dict[str, Any]:
     # in one read and byte by byte (a payload split over reads continues its mask).
     from websockets.frames import Frame, Opcode
 
-    from server import daphne_tuning
-
-    report["log_args_stock"] = debug_arguments_of_a_send()
-    daphne_tuning.install()
-    report["log_args_tuned"] = debug_arguments_of_a_send()
     reader, _ = open_protocol()
     wire_bytes = [Frame(Opcode.TEXT, text.encode()).serialize(mask=True) for text in TEXTS]
     for data in wire_bytes:

@@ -80,6 +80,8 @@ def test_reads_run_without_a_log_context_and_a_failing_read_still_drops_its_conn
 
 def test_frames_go_to_the_open_connection_as_autobahn_frames_them_and_closing_sockets_take_the_asgi_send() -> None:
     report = _probe("tests.server.prepared_frame_probe")
+    # Only with the tuning ("direct_send"): stock, every frame takes Daphne's send.
+    assert report["direct_send_stock"] is False
     assert report["found_the_protocol"] is True
     assert report["other_send_has_none"] is True
     # 7-, 16- and 64-bit payload lengths, each sent twice from one prepared frame.
@@ -298,7 +300,7 @@ def test_a_patch_whose_target_is_gone_is_left_out_with_one_warning(
     [
         ("daphne", "4.3.0", PATCH_NAMES),
         ("twisted", "27.1.0", ["write", "log_context"]),
-        ("autobahn", "26.9.1", ["unmask", "log_args", "message_event"]),
+        ("autobahn", "26.9.1", ["unmask", "log_args", "message_event", "direct_send"]),
     ],
 )
 def test_patches_are_left_out_for_a_library_release_outside_the_pinned_range(
@@ -334,6 +336,7 @@ def test_patches_named_off_are_left_out(fresh_install: Recorder) -> None:
         "log_context",
         "log_args",
         "message_event",
+        "direct_send",
     ]
 
 
@@ -348,7 +351,7 @@ def test_an_unknown_patch_name_fails_loudly(fresh_install: Recorder) -> None:
     [
         ({}, PATCH_NAMES),
         ({"WS_SERVER_TUNING": "0"}, []),
-        ({"WS_SERVER_TUNING_OFF": "write,unmask"}, ["log_context", "log_args", "message_event"]),
+        ({"WS_SERVER_TUNING_OFF": "write,unmask"}, ["log_context", "log_args", "message_event", "direct_send"]),
     ],
     ids=["default", "WS_SERVER_TUNING=0", "WS_SERVER_TUNING_OFF"],
 )

@@ -17,7 +17,7 @@ def main() -> dict[str, Any]:
     from autobahn.websocket import protocol
     from twisted.internet import asyncioreactor, tcp
 
-    from server import serve
+    from server import daphne_tuning, serve
 
     patched: dict[str, list[tuple[Any, str]]] = {
         "write": [(tcp.Server, "write")],
@@ -25,6 +25,7 @@ def main() -> dict[str, Any]:
         "unmask": [(protocol, "create_xor_masker")],
         "log_args": [(module, name) for module in (protocol, twisted_websocket) for name in ("hltype", "hlval")],
         "message_event": [(protocol.WebSocketProtocol, "onMessageEnd")],
+        "direct_send": [(daphne_tuning, "direct_send")],
     }
     stock = {name: [getattr(owner, attribute) for owner, attribute in targets] for name, targets in patched.items()}
     installed = serve.install_tuning()
