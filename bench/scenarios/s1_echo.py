@@ -168,73 +168,62 @@ def run(quick: bool = False) -> Figures:
     bare = sides["baseline"].run if "baseline" in sides else None
     untuned = sides["project_off"].run if "project_off" in sides else None
 
+    _compare_runs(figures, "s1", project, bare, targets=True)
+    # The server tuning's gain, no target: the project with it / without it, and the
+    # servers' CPU at the same open-loop rate.
+    _compare_runs(figures, "s1_tuning", project, untuned, names=("on", "off"))
     compare(
         figures,
-        "s1_throughput",
-        project.closed.pongs_per_s if project else None,
-        bare.closed.pongs_per_s if bare else None,
-        at_least=THROUGHPUT_AT_LEAST,
+        "s1_tuning_open_loop_server_cpu_pct",
+        project.open_cpu_pct if project and project.windows else None,
+        untuned.open_cpu_pct if untuned and untuned.windows else None,
         digits=1,
+        names=("on", "off"),
     )
-    # Server efficiency: on 2 cores the generator may saturate before the bare server does
-    # (see *_closed_loop_server_cpu_pct); pongs per server CPU-second does not depend on that.
-    compare(
-        figures,
-        "s1_pongs_per_server_cpu_s",
-        project.pongs_per_cpu_s if project else None,
-        bare.pongs_per_cpu_s if bare else None,
-        digits=0,
-    )
-    project_open = project.open if project else None
-    bare_open = bare.open if bare else None
-    compare_latency(
-        figures,
-        "s1",
-        project_open.latency if project_open else None,
-        bare_open.latency if bare_open else None,
-        p99_at_most=P99_AT_MOST,
-    )
-    _tuning(figures, project, untuned)
     _describe(figures, "project", project)
     _describe(figures, "baseline", bare)
     _describe(figures, "project_off", untuned)
     return figures
 
 
-def _tuning(figures: Figures, tuned: EchoRun | None, untuned: EchoRun | None) -> None:
-    """The server tuning's gain, no target: the project with it / without it, the same
-    figures as against the baseline, and the server CPU at the same open-loop rate."""
-    names = ("on", "off")
+def _compare_runs(
+    figures: Figures,
+    prefix: str,
+    first: EchoRun | None,
+    second: EchoRun | None,
+    *,
+    targets: bool = False,
+    names: tuple[str, str] = ("project", "baseline"),
+) -> None:
+    """``<prefix>_throughput``, ``<prefix>_pongs_per_server_cpu_s``, ``<prefix>_p50_ms`` and
+    ``<prefix>_p99_ms`` of two runs (the latter from each one's median-p99 open-loop
+    window), with the issue's targets when ``targets``."""
     compare(
         figures,
-        "s1_tuning_throughput",
-        tuned.closed.pongs_per_s if tuned else None,
-        untuned.closed.pongs_per_s if untuned else None,
+        f"{prefix}_throughput",
+        first.closed.pongs_per_s if first else None,
+        second.closed.pongs_per_s if second else None,
+        at_least=THROUGHPUT_AT_LEAST if targets else None,
         digits=1,
         names=names,
     )
+    # Server efficiency: on 2 cores the generator may saturate before the bare server does
+    # (see *_closed_loop_server_cpu_pct); pongs per server CPU-second does not depend on that.
     compare(
         figures,
-        "s1_tuning_pongs_per_server_cpu_s",
-        tuned.pongs_per_cpu_s if tuned else None,
-        untuned.pongs_per_cpu_s if untuned else None,
+        f"{prefix}_pongs_per_server_cpu_s",
+        first.pongs_per_cpu_s if first else None,
+        second.pongs_per_cpu_s if second else None,
         digits=0,
         names=names,
     )
-    compare(
-        figures,
-        "s1_tuning_open_loop_server_cpu_pct",
-        tuned.open_cpu_pct if tuned and tuned.windows else None,
-        untuned.open_cpu_pct if untuned and untuned.windows else None,
-        digits=1,
-        names=names,
-    )
-    tuned_open, untuned_open = (tuned.open if tuned else None), (untuned.open if untuned else None)
+    first_open, second_open = (first.open if first else None), (second.open if second else None)
     compare_latency(
         figures,
-        "s1_tuning",
-        tuned_open.latency if tuned_open else None,
-        untuned_open.latency if untuned_open else None,
+        prefix,
+        first_open.latency if first_open else None,
+        second_open.latency if second_open else None,
+        p99_at_most=P99_AT_MOST if targets else None,
         names=names,
     )
 

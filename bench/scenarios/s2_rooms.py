@@ -436,6 +436,27 @@ def _half(run: RoomsRun | None) -> ChatResult | None:
     return run.half if run else None
 
 
+def _compare_latency(
+    figures: Figures,
+    prefix: str,
+    first: RoomsRun | None,
+    second: RoomsRun | None,
+    *,
+    p99_at_most: float | None = None,
+    names: tuple[str, str] = ("project", "baseline"),
+) -> None:
+    """``<prefix>_p50_ms`` and ``<prefix>_p99_ms`` of two runs' median-p99 windows."""
+    first_half, second_half = _half(first), _half(second)
+    compare_latency(
+        figures,
+        prefix,
+        first_half.latency if first_half else None,
+        second_half.latency if second_half else None,
+        p99_at_most=p99_at_most,
+        names=names,
+    )
+
+
 def _over_windows(run: RoomsRun | None, count: Callable[[ChatResult], int]) -> int | None:
     return run.total(count) if run and run.windows else None
 
@@ -461,13 +482,7 @@ def _targets(figures: Figures, project: RoomsRun | None, bare: RoomsRun | None, 
         b_half.deliveries_per_s if b_half else None,
         digits=1,
     )
-    compare_latency(
-        figures,
-        "s2_half",
-        p_half.latency if p_half else None,
-        b_half.latency if b_half else None,
-        p99_at_most=P99_AT_MOST,
-    )
+    _compare_latency(figures, "s2_half", p_paired, b_paired, p99_at_most=P99_AT_MOST)
     p_lost, b_lost = _over_windows(p_paired, lambda w: w.lost), _over_windows(b_paired, lambda w: w.lost)
     compare(figures, "s2_half_lost", p_lost, b_lost)
     target(figures, "s2_half_lost", p_lost == 0 if p_lost is not None else None, "project loses nothing")
@@ -486,15 +501,8 @@ def _tuning(figures: Figures, paired: dict[str, RoomsRun]) -> None:
     """The server tuning's gain in the half-peak windows, no target: the project with it /
     without it, at the same rate, the median-p99 window's latency and the servers' CPU."""
     tuned, untuned = paired.get("project"), paired.get(UNTUNED)
-    tuned_half, untuned_half = _half(tuned), _half(untuned)
     names = ("on", "off")
-    compare_latency(
-        figures,
-        "s2_half_tuning",
-        tuned_half.latency if tuned_half else None,
-        untuned_half.latency if untuned_half else None,
-        names=names,
-    )
+    _compare_latency(figures, "s2_half_tuning", tuned, untuned, names=names)
     compare(
         figures,
         "s2_half_tuning_server_cpu_pct",
@@ -508,11 +516,9 @@ def _tuning(figures: Figures, paired: dict[str, RoomsRun]) -> None:
 def _references(figures: Figures, project: RoomsRun | None, measured: dict[str, RoomsRun | None]) -> None:
     """Without targets: each side alone at half the project's peak (the project after its
     search, the references before theirs), minutes apart; and the peaks of nodb and floor."""
-    p_alone = _half(project)
     for side, reference_run in measured.items():
-        r_alone = _half(reference_run)
         prefix = "s2_alone_half" if side == "baseline" else f"s2_{side}_half"
-        compare_latency(figures, prefix, p_alone.latency if p_alone else None, r_alone.latency if r_alone else None)
+        _compare_latency(figures, prefix, project, reference_run)
         if side != "baseline":
             compare(
                 figures, f"s2_{side}_peak_deliveries_per_s", _peak_deliveries(project),
@@ -588,8 +594,7 @@ def run(quick: bool = False) -> Figures:
     _tuning(figures, paired.half)
     _describe_paired(figures, "s2_half", paired.half)
     if paired.low:
-        p_low, b_low = _half(paired.low.get("project")), _half(paired.low.get("baseline"))
-        compare_latency(figures, "s2_low", p_low.latency if p_low else None, b_low.latency if b_low else None)
+        _compare_latency(figures, "s2_low", paired.low.get("project"), paired.low.get("baseline"))
         _describe_paired(figures, "s2_low", paired.low)
     _references(figures, project, measured)
     _describe(figures, "project", project)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import cast
 
-from bench.load import LoadPool
+from bench.load import ConnectResult, EchoResult, Latency, LoadPool
 from bench.report import compare
+from bench.scenarios import s1_echo
+from bench.scenarios.s1_echo import EchoRun
 from bench.scenarios.s2_rooms import UNTUNED, Side, alternate, paired_order
 from bench.servers import tuning_description, tuning_env
 from tests.bench.test_paired_windows import RecordingPool, sides
@@ -58,3 +60,32 @@ def test_tuning_figures_are_named_on_and_off_with_the_ratio_on_over_off() -> Non
     # The other figures keep their names.
     compare(figures, "s1_throughput", 900.0, 3000.0)
     assert figures["s1_throughput_project"] == 900.0 and figures["s1_throughput_baseline"] == 3000.0
+
+
+def _echo_run(pongs_per_s: float, cpu_s: float, p99_us: int) -> EchoRun:
+    def result(pongs: int) -> EchoResult:
+        return EchoResult(
+            sent=pongs, pongs=pongs, pongs_total=pongs, seconds=1.0, latency=Latency([p99_us] * 100), lost=0,
+            errors={}, send_lag=Latency([0]), closed=0, generator_cpu_s=0.0,
+        )  # fmt: skip
+
+    connected = ConnectResult(requested=10, connected=10, seconds=1.0, failures={})
+    return EchoRun(connected, result(int(pongs_per_s)), 50.0, cpu_s, windows=[result(100)] * 3)
+
+
+def test_s1_reports_the_project_against_the_baseline_and_against_itself_untuned_the_same_way() -> None:
+    project, bare, untuned = _echo_run(900, 3.0, 4_000), _echo_run(3000, 3.0, 2_000), _echo_run(600, 3.0, 8_000)
+    figures: dict[str, object] = {}
+    s1_echo._compare_runs(figures, "s1", project, bare, targets=True)
+    s1_echo._compare_runs(figures, "s1_tuning", project, untuned, names=("on", "off"))
+
+    # The targets' figures as before: project / baseline.
+    assert figures["s1_throughput_ratio"] == 0.3 and figures["s1_throughput_target_met"] is True
+    assert figures["s1_p99_ms_ratio"] == 2.0 and figures["s1_p99_ms_target_met"] is True
+    assert figures["s1_pongs_per_server_cpu_s_project"] == 300
+    # The tuning's: on / off, no target.
+    assert figures["s1_tuning_throughput_on"] == 900.0 and figures["s1_tuning_throughput_off"] == 600.0
+    assert figures["s1_tuning_throughput_ratio"] == 1.5
+    assert figures["s1_tuning_pongs_per_server_cpu_s_ratio"] == 1.5
+    assert figures["s1_tuning_p99_ms_ratio"] == 0.5
+    assert not any(key.startswith("s1_tuning") and key.endswith("_target_met") for key in figures)
