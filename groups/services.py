@@ -197,6 +197,7 @@ def remove_member_by_id(*, by: User, group: TherapyGroup, participant_id: int) -
     all, gets the same 409, so the answer says nothing about the person."""
     ensure_can_manage_group(group=group, user=by)
     with transaction.atomic():
+        TherapyGroup.objects.select_for_update().get(pk=group.pk)  # one removal at a time
         membership = group.memberships.filter(participant_id=participant_id, left_at__isnull=True).first()
         if membership is None:
             raise Conflict("This participant is not a member.", code="not_member")
@@ -210,7 +211,7 @@ def end_memberships_in_program(*, by: User, participant: User, program: Program)
     memberships = list(
         GroupMembership.objects.filter(participant=participant, group__program=program, left_at__isnull=True)
         .select_related("group")
-        .order_by("pk")
+        .order_by("group_id")  # the order their groups are locked in
     )
     now = timezone.now()
     for membership in memberships:
@@ -220,7 +221,10 @@ def end_memberships_in_program(*, by: User, participant: User, program: Program)
 
 def _end_membership(*, by: User, membership: GroupMembership, now: datetime) -> None:
     """The one way a membership ends: left_at, off the rosters of the group's sessions not
-    yet ended (history stays), sockets in one open now closed, audited."""
+    yet ended (history stays), sockets in one open now closed, audited. Under the group's
+    lock, so a session being generated now either comes first and is left here, or after
+    without them (sessions.services._people_now)."""
+    TherapyGroup.objects.select_for_update().get(pk=membership.group_id)
     membership.left_at = now
     membership.save(update_fields=["left_at"])
     entries = RosterEntry.objects.filter(

@@ -235,6 +235,18 @@ def _create_session_with_people(
     return session
 
 
+def _people_now(schedule: RecurringSchedule) -> tuple[list[tuple[User, str]], list[User]]:
+    """Hosts and roster for a new occurrence, read under the group's lock (inside the
+    caller's transaction): a change of the group's people (groups.services) either commits
+    first and is read here, or waits and then reaches the new session like the others.
+    Read once per schedule, a member removed meanwhile stayed on the sessions made after."""
+    if schedule.group_id is not None:
+        group = TherapyGroup.objects.select_for_update().select_related("lead_facilitator").get(pk=schedule.group_id)
+        members = group.memberships.filter(left_at__isnull=True).select_related("participant")
+        return group_facilitators(group), [membership.participant for membership in members]
+    return _facilitator_rows(schedule), _roster_for(schedule)
+
+
 def generate_occurrences(*, schedule: RecurringSchedule, first_day: date, last_day: date) -> int:
     """Create the Session rows of the schedule's occurrences on local dates in
     [first_day, last_day]. Idempotent: an occurrence that exists (even moved or cancelled)
@@ -248,16 +260,14 @@ def generate_occurrences(*, schedule: RecurringSchedule, first_day: date, last_d
     )
     created = 0
     day = start
-    roster: list[User] | None = None
-    facilitators = _facilitator_rows(schedule)
     while day <= end:
         if day.isoweekday() in schedule.weekdays and day not in existing:
-            roster = roster if roster is not None else _roster_for(schedule)
             starts_at = local_to_utc(day, schedule.start_time, schedule.time_zone)
             with transaction.atomic():
                 # The lock makes two concurrent generators agree on who creates the row.
                 locked = RecurringSchedule.objects.select_for_update().get(pk=schedule.pk)
                 if not locked.sessions.filter(occurrence_date=day).exists():
+                    facilitators, roster = _people_now(schedule)
                     _create_session_with_people(
                         session=Session(
                             kind=schedule.kind,
