@@ -69,6 +69,10 @@ def test_fresh_clone_make_run_serves_and_ava_can_log_in(tmp_path: Path) -> None:
         assert me["username"] == "ava"
         assert me["age_band"] == "adolescent"
         assert "http://127.0.0.1" in log.text() and "ava" in log.text()
+        # make run is the demo (DEMO=1): demo staff sign in with the password alone, no second factor.
+        for staff in ("dana", "ada"):
+            status, body = _post_json(f"{base}/api/v1/auth/token/", {"username": staff, "password": "demo-pass-2026"})
+            assert status == 200, body
     finally:
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
