@@ -180,6 +180,10 @@ def run(quick: bool = False) -> Figures:
         digits=1,
         names=("on", "off"),
     )
+    if untuned is not None and untuned.closed.pongs_per_s:
+        # Above 1 the untuned project was offered more than its own maximum: its open-loop
+        # latency is a growing backlog's, and the throughput and CPU figures say more.
+        figures["s1_project_off_open_loop_share_of_its_max"] = round(open_rate / untuned.closed.pongs_per_s, 2)
     _describe(figures, "project", project)
     _describe(figures, "baseline", bare)
     _describe(figures, "project_off", untuned)
