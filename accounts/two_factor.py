@@ -192,3 +192,15 @@ def disable_totp(*, user: User, code: str) -> None:
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         audit.record(actor=user, action="auth.totp_disable", target=user, data={"proved_with": used})
+
+
+def reset_second_factor(*, by: User, user: User) -> None:
+    """A program admin removes a staff member's authenticator and recovery codes (a lost
+    phone); where the second factor is required, they enrol again at their next sign-in.
+    The Django admin's only write to these devices: it cannot add one or show a secret."""
+    if not (by.is_active and by.role == Role.ADMIN):
+        raise PermissionDenied("Only program admins can reset a second factor.")
+    with transaction.atomic():
+        removed, _ = TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        audit.record(actor=by, action="auth.totp_reset", target=user, data={"had_authenticator": bool(removed)})

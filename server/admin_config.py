@@ -8,3 +8,9 @@ from django.contrib.admin.apps import AdminConfig
 
 class StaffAdminConfig(AdminConfig):
     default_site = "server.admin_site.StaffAdminSite"
+
+    def ready(self) -> None:
+        super().ready()  # imports every app's admin module, django-otp's among them
+        from server.admin_site import register_second_factor_admins
+
+        register_second_factor_admins()

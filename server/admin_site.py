@@ -12,10 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
 
@@ -54,3 +58,35 @@ class StaffAdminSite(OTPAdminSite):
             return False
         user: Any = request.user
         return bool(user.is_verified()) or not two_factor.second_factor_needed(user)
+
+
+class SecondFactorDeviceAdmin(admin.ModelAdmin):
+    """In place of django-otp's device admins, which show secrets and recovery codes and let
+    an admin add a device (a code) for someone else, unaudited: here devices are listed, and
+    deleting one resets that person's second factor through the audited service."""
+
+    list_display = ("user", "name", "confirmed")
+    list_filter = ("confirmed",)
+    fields = ("user", "name", "confirmed")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        two_factor.reset_second_factor(by=request.user, user=obj.user)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for user in {device.user for device in queryset.select_related("user")}:
+            two_factor.reset_second_factor(by=request.user, user=user)  # type: ignore[arg-type]
+
+
+def register_second_factor_admins(site: admin.AdminSite | None = None) -> None:
+    site = site or admin.site
+    for model in (TOTPDevice, StaticDevice):
+        if site.is_registered(model):
+            site.unregister(model)
+        site.register(model, SecondFactorDeviceAdmin)

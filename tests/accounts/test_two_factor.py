@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from base64 import b32decode, b32encode
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from accounts import services
 from accounts.models import User
 from audit.models import AuditEntry
 from tests.factories import TEST_PASSWORD
@@ -66,8 +68,6 @@ def _audit_dump() -> str:
 
 
 def _code_for_secret(secret: str) -> str:
-    from base64 import b32decode
-
     return f"{totp(b32decode(secret)):06d}"
 
 
@@ -404,3 +404,34 @@ def test_demo_admin_without_an_authenticator_uses_the_admin_with_the_password(ad
 
 def test_the_verified_admin_client_helper_passes_the_admin(ada: User) -> None:
     assert admin_client_with_second_factor(ada).get("/admin/").status_code == 200
+
+
+def test_admins_see_devices_without_secrets_add_none_and_reset_one_audited(dana: User) -> None:
+    root = services.create_user(by=None, username="root-admin", password="a-long-passphrase-2026", role="admin")
+    client = admin_client_with_second_factor(root)
+    device = confirmed_authenticator(dana)
+    recovery = StaticDevice.objects.get(user=dana)
+    pages = [
+        "/admin/otp_totp/totpdevice/",
+        f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+        f"/admin/otp_static/staticdevice/{recovery.pk}/change/",
+    ]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        content = response.content.decode()
+        assert device.key not in content and b32encode(device.bin_key).decode() not in content
+        assert not any(code in content for code in RECOVERY_CODES)
+    # No admin hands out a code for someone else.
+    assert client.get("/admin/otp_totp/totpdevice/add/").status_code == 403
+    assert client.get("/admin/otp_static/staticdevice/add/").status_code == 403
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/").status_code in (302, 404)
+
+    # A lost phone: deleting the device resets the person's second factor, audited.
+    response = client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=dana).exists()
+    assert not StaticDevice.objects.filter(user=dana).exists()
+    entry = AuditEntry.objects.get(action="auth.totp_reset")
+    assert entry.actor == root and entry.target_id == str(dana.pk)
+    assert _error_code(_sign_in(APIClient(), "dana")) == "otp_enrolment_required"
