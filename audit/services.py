@@ -15,7 +15,9 @@ from server.middleware import current_request_context
 logger = logging.getLogger(__name__)
 
 # Keys that must never be written to the audit log (secrets and message bodies).
-FORBIDDEN_DATA_KEYS = frozenset({"password", "token", "ticket", "secret", "text", "body", "message"})
+FORBIDDEN_DATA_KEYS = frozenset(
+    {"password", "token", "ticket", "secret", "text", "body", "message", "otp", "recovery_code", "recovery_codes"}
+)
 # Any constant fits; it only has to be the same for every writer of the chain.
 _CHAIN_LOCK_KEY = 0x1A0D17
 

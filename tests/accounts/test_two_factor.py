@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import User
+from audit import services as audit
 from audit.models import AuditEntry
 from tests.factories import TEST_PASSWORD
 from tests.support.two_factor import (
@@ -435,3 +436,9 @@ def test_admins_see_devices_without_secrets_add_none_and_reset_one_audited(dana:
     entry = AuditEntry.objects.get(action="auth.totp_reset")
     assert entry.actor == root and entry.target_id == str(dana.pk)
     assert _error_code(_sign_in(APIClient(), "dana")) == "otp_enrolment_required"
+
+
+@pytest.mark.parametrize("key", ["otp", "recovery_codes", "secret"])
+def test_the_audit_log_refuses_second_factor_secrets(key: str) -> None:
+    with pytest.raises(ValueError):
+        audit.record(actor=None, action="x", data={key: "123456"})
