@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from accounts.models import Consent, ConsentScope, GuardianLink, Role, User
 from server.api_helpers import StrictCharField
+from server.input_limits import BoundedDateField, IdField
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -100,7 +101,7 @@ class UserCreateSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
-    birth_date = serializers.DateField(required=False, allow_null=True, default=None)
+    birth_date = BoundedDateField(required=False, allow_null=True, default=None)
     time_zone = serializers.CharField(required=False, max_length=64)
 
 
@@ -109,7 +110,7 @@ class UserUpdateSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
-    birth_date = serializers.DateField(required=False, allow_null=True)
+    birth_date = BoundedDateField(required=False, allow_null=True)
     time_zone = serializers.CharField(required=False, max_length=64)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +139,8 @@ class GuardianLinkSerializer(serializers.ModelSerializer):
 
 
 class GuardianLinkCreateSerializer(serializers.Serializer):
-    guardian = serializers.IntegerField(min_value=1)
-    adolescent = serializers.IntegerField(min_value=1)
+    guardian = IdField()
+    adolescent = IdField()
     relationship = serializers.CharField(required=False, max_length=64, default="parent")
 
 
@@ -155,7 +156,7 @@ class ConsentSerializer(serializers.ModelSerializer):
 
 
 class ConsentCreateSerializer(serializers.Serializer):
-    link = serializers.IntegerField(min_value=1)
+    link = IdField()
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ConsentScope.choices),
         allow_empty=False,  # sharing nothing is revoking: POST consents/{id}/revoke/

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from groups.models import MAX_GROUP_CAPACITY, GroupMembership, Modality, TherapyGroup
+from server.input_limits import IdField
 
 
 class TherapyGroupSerializer(serializers.ModelSerializer):
@@ -25,19 +26,19 @@ class TherapyGroupSerializer(serializers.ModelSerializer):
 
 
 class TherapyGroupWriteSerializer(serializers.Serializer):
-    program = serializers.IntegerField(min_value=1)
+    program = IdField()
     title = serializers.CharField(max_length=200)
     modality = serializers.ChoiceField(choices=Modality.choices)
-    lead_facilitator = serializers.IntegerField(min_value=1)
-    co_facilitators = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=5)
+    lead_facilitator = IdField()
+    co_facilitators = serializers.ListField(child=IdField(), required=False, max_length=5)
     capacity = serializers.IntegerField(required=False, min_value=1, max_value=MAX_GROUP_CAPACITY, default=12)
 
 
 class TherapyGroupUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(required=False, max_length=200)
     modality = serializers.ChoiceField(required=False, choices=Modality.choices)
-    lead_facilitator = serializers.IntegerField(required=False, min_value=1)
-    co_facilitators = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=5)
+    lead_facilitator = IdField(required=False)
+    co_facilitators = serializers.ListField(child=IdField(), required=False, max_length=5)
     capacity = serializers.IntegerField(required=False, min_value=1, max_value=MAX_GROUP_CAPACITY)
 
 
@@ -49,4 +50,4 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipWriteSerializer(serializers.Serializer):
-    participant = serializers.IntegerField(min_value=1)
+    participant = IdField()

@@ -17,6 +17,7 @@ from django.db.models import Q
 
 from accounts.models import Role, User
 from programs.models import Enrollment, EnrollmentStatus, LevelOfCare, Program
+from server.input_limits import EARLIEST_DATE, LATEST_DATE
 
 
 def works_in(*, clinician: User, program: Program) -> bool:
@@ -51,6 +52,8 @@ def parse_iso_week(text: str) -> tuple[int, int]:
     if not sep or len(year_text) != 4 or len(week_text) != 2 or not (year_text + week_text).isdigit():
         raise ValueError("Use an ISO week like 2026-W48.")
     year, week = int(year_text), int(week_text)
+    if not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
+        raise ValueError(f"Use a week between {EARLIEST_DATE.year} and {LATEST_DATE.year}.")
     try:
         date.fromisocalendar(year, week, 1)
     except ValueError as exc:

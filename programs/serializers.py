@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import AgeBand
 from programs.models import CareTransition, DetoxStatus, Enrollment, EnrollmentStatus, LevelOfCare, Program
+from server.input_limits import BoundedDateField, IdField
 
 
 class LevelOfCareSerializer(serializers.ModelSerializer):
@@ -68,9 +69,7 @@ class ProgramWriteSerializer(serializers.Serializer):
 
 class ProgramUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=200)
-    clinicians = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=200, allow_empty=True
-    )
+    clinicians = serializers.ListField(child=IdField(), required=False, max_length=200, allow_empty=True)
     time_zone = serializers.CharField(required=False, max_length=64)
     typical_length_weeks = serializers.IntegerField(required=False, min_value=1, max_value=104)
     days_per_week_target = serializers.IntegerField(required=False, min_value=1, max_value=7)
@@ -114,11 +113,11 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 
 class EnrollmentWriteSerializer(serializers.Serializer):
-    participant = serializers.IntegerField(min_value=1)
-    program = serializers.IntegerField(min_value=1)
-    start_date = serializers.DateField()
-    planned_end_date = serializers.DateField(required=False, allow_null=True, default=None)
-    primary_clinician = serializers.IntegerField(min_value=1)
+    participant = IdField()
+    program = IdField()
+    start_date = BoundedDateField()
+    planned_end_date = BoundedDateField(required=False, allow_null=True, default=None)
+    primary_clinician = IdField()
     medically_stable = serializers.BooleanField()
     detox_status = serializers.ChoiceField(choices=DetoxStatus.choices)
     stable_living_situation = serializers.BooleanField()
@@ -128,7 +127,7 @@ class EnrollmentWriteSerializer(serializers.Serializer):
 
 class EnrollmentEndSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[s for s in EnrollmentStatus.choices if s[0] != EnrollmentStatus.ACTIVE])
-    ended_on = serializers.DateField()
+    ended_on = BoundedDateField()
 
 
 class CareTransitionSerializer(serializers.ModelSerializer):
@@ -144,9 +143,9 @@ class CareTransitionSerializer(serializers.ModelSerializer):
 
 class CareTransitionWriteSerializer(serializers.Serializer):
     to_level = serializers.SlugRelatedField(slug_field="code", queryset=LevelOfCare.objects.all())
-    effective_date = serializers.DateField()
+    effective_date = BoundedDateField()
     reason = serializers.CharField(max_length=2000)
-    clinician = serializers.IntegerField(required=False, min_value=1)
+    clinician = IdField(required=False)
 
 
 class WeeklyRequirementSerializer(serializers.Serializer):

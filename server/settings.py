@@ -253,6 +253,9 @@ SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)
 # Domain part of iCal event UIDs (an identifier, not a URL).
 CALENDAR_UID_DOMAIN = env_str("CALENDAR_UID_DOMAIN", "iop.invalid")
 
+# Lists answer ?limit=&offset= pages; a larger limit is clamped to this (server/pagination.py).
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -266,8 +269,8 @@ REST_FRAMEWORK = {
         "anon": env_str("API_RATE_ANON", "60/min"),
         "login": env_str("API_RATE_LOGIN", "30/min"),
     },
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PAGINATION_CLASS": "server.pagination.CappedLimitOffsetPagination",
+    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -28,6 +28,7 @@ from groups.models import TherapyGroup
 from programs.services import NO_SUCH_PARTICIPANT
 from server.api_helpers import IsProgramAdmin, IsStaffRole, request_user, user_or_refusal, validated_body
 from server.errors import error_body
+from server.input_limits import OUT_OF_RANGE, date_in_range, instant_in_range
 from sessions import calendar, selectors, services
 from sessions.models import RecurringSchedule, Session
 from sessions.serializers import (
@@ -53,6 +54,8 @@ def _parse_bound(name: str, raw: str | None, zone: ZoneInfo) -> datetime | None:
             day = parse_date(raw)
             if day is None:
                 raise ValueError
+            if not date_in_range(day):
+                raise ValidationError({name: [OUT_OF_RANGE]})
             return datetime.combine(day, time.min, tzinfo=zone)
         moment = parse_datetime(raw)
         if moment is None:
@@ -61,6 +64,8 @@ def _parse_bound(name: str, raw: str | None, zone: ZoneInfo) -> datetime | None:
         raise ValidationError({name: ["Use an ISO 8601 date or date-time with offset."]}) from exc
     if timezone.is_naive(moment):
         raise ValidationError({name: ["Give the UTC offset (for example 2026-11-24T17:00:00-05:00)."]})
+    if not instant_in_range(moment):
+        raise ValidationError({name: [OUT_OF_RANGE]})
     return moment
 
 

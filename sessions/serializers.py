@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from rest_framework import serializers
 
+from server.input_limits import BoundedDateField, BoundedDateTimeField, IdField
 from sessions.models import SCHEDULABLE_KINDS, RecurringSchedule, Session
 
 
@@ -31,15 +32,15 @@ class SessionSerializer(serializers.ModelSerializer):
 class SessionWriteSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SCHEDULABLE_KINDS)
     title = serializers.CharField(max_length=200)
-    starts_at = serializers.DateTimeField(required=False)
-    local_date = serializers.DateField(required=False)
+    starts_at = BoundedDateTimeField(required=False)
+    local_date = BoundedDateField(required=False)
     local_time = serializers.TimeField(required=False)
     time_zone = serializers.CharField(required=False, max_length=64)
-    ends_at = serializers.DateTimeField(required=False)
+    ends_at = BoundedDateTimeField(required=False)
     duration_minutes = serializers.IntegerField(required=False, min_value=15, max_value=480)
-    group = serializers.IntegerField(required=False, min_value=1)
-    participant = serializers.IntegerField(required=False, min_value=1)
-    clinician = serializers.IntegerField(required=False, min_value=1)
+    group = IdField(required=False)
+    participant = IdField(required=False)
+    clinician = IdField(required=False)
     admit_directly = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -50,8 +51,8 @@ class SessionWriteSerializer(serializers.Serializer):
 
 
 class SessionMoveSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = BoundedDateTimeField()
+    ends_at = BoundedDateTimeField()
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
@@ -83,11 +84,11 @@ class ScheduleWriteSerializer(serializers.Serializer):
     )
     start_time = serializers.TimeField()
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480)
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField(required=False, allow_null=True, default=None)
-    group = serializers.IntegerField(required=False, min_value=1)
-    participant = serializers.IntegerField(required=False, min_value=1)
-    clinician = serializers.IntegerField(required=False, min_value=1)
+    starts_on = BoundedDateField()
+    ends_on = BoundedDateField(required=False, allow_null=True, default=None)
+    group = IdField(required=False)
+    participant = IdField(required=False)
+    clinician = IdField(required=False)
     time_zone = serializers.CharField(required=False, max_length=64)
 
 
