@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -89,7 +90,9 @@ class EnrollmentViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[Enrollment]:
         user = request_user(self.request)
-        enrollments = Enrollment.objects.select_related("program__level_of_care").order_by("id")
+        enrollments = selectors.with_level_code_on(
+            Enrollment.objects.select_related("program__level_of_care").order_by("id"), timezone.localdate()
+        )
         if user.role == Role.ADMIN:
             return enrollments
         return enrollments.filter(primary_clinician=user)
@@ -127,7 +130,8 @@ class EnrollmentViewSet(viewsets.GenericViewSet):
     def transitions(self, request: Request, pk: str) -> Response:
         enrollment = self.get_object()
         if request.method == "GET":
-            return Response(CareTransitionSerializer(enrollment.transitions.all(), many=True).data)
+            history = enrollment.transitions.select_related("from_level", "to_level")
+            return Response(CareTransitionSerializer(history, many=True).data)
         data = validated_body(CareTransitionWriteSerializer, request)
         if "clinician" in data:
             data["clinician"] = user_or_refusal(

@@ -109,7 +109,10 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
         from programs.selectors import level_on
 
-        return level_on(enrollment, timezone.localdate()).code
+        # Lists read it in their one query (selectors.with_level_code_on); an enrollment
+        # just made has none yet and reads it here.
+        code = getattr(enrollment, "level_code", None)
+        return code if code is not None else level_on(enrollment, timezone.localdate()).code
 
 
 class EnrollmentWriteSerializer(serializers.Serializer):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditEntry
 from programs.models import CareTransition, Enrollment, LevelOfCare
-from tests.factories import make_program
+from tests.factories import EnrollmentFactory, make_enrollment, make_program
 
 pytestmark = pytest.mark.django_db
 Clients = Callable[[User], APIClient]
@@ -251,3 +252,30 @@ def test_end_enrollment(client_for: Clients, dana: User, sam: User) -> None:
     response = client.post(url, {"status": "completed", "ended_on": "2026-12-01"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "completed"
     assert client.post(url, {"status": "completed", "ended_on": "2026-12-01"}, format="json").status_code == 409
+
+
+def test_enrollments_show_the_level_in_effect_today(client_for: Clients, dana: User, sam: User) -> None:
+    """Lists read the level in their one query (selectors.with_level_code_on): the latest
+    transition effective by today, not a later one, else the program's level."""
+    enrollment = make_enrollment(participant=sam, program=make_program(), clinician=dana)
+    untouched = EnrollmentFactory.create(primary_clinician=dana)
+    today = timezone.localdate()
+    steps = [("IOP", "PHP", -3), ("PHP", "OP", -1), ("OP", "IOP", 1)]
+    for from_code, to_code, days in steps:
+        CareTransition.objects.create(
+            enrollment=enrollment,
+            from_level=LevelOfCare.objects.get(code=from_code),
+            to_level=LevelOfCare.objects.get(code=to_code),
+            effective_date=today + timedelta(days=days),
+            reason="Weekly review",
+            clinician=dana,
+        )
+    client = client_for(dana)
+    listed = {row["id"]: row["level_of_care"] for row in client.get("/api/v1/enrollments/").json()["results"]}
+    assert listed == {enrollment.pk: "OP", untouched.pk: "IOP"}
+    assert client.get(f"/api/v1/enrollments/{enrollment.pk}/").json()["level_of_care"] == "OP"
+    ended = client.post(
+        f"/api/v1/enrollments/{enrollment.pk}/end/", {"status": "completed", "ended_on": str(today)}, format="json"
+    )
+    assert ended.status_code == 200, ended.json()
+    assert ended.json()["level_of_care"] == "OP"
