@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-lock
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench lint lock migrate shell clean-data
+.PHONY: run test test-fast bench lint lock migrate shell clean-data protocol
 
 $(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,8 @@ shell: $(STAMP)
 
 clean-data:
 	rm -rf .iop
+
+# Regenerate docs/websocket-protocol.schema.json and the frame reference in
+# docs/websocket-protocol.md from the room's frame models (a test checks they agree).
+protocol: $(STAMP)
+	$(PY) -m server.embedded -- $(PY) manage.py websocket_protocol

@@ -239,12 +239,11 @@ ROOM_PRESENCE_TIMEOUT_SECONDS = env_float("ROOM_PRESENCE_TIMEOUT_SECONDS", 30.0)
 ROOM_SWEEP_SECONDS = env_float("ROOM_SWEEP_SECONDS", 5.0)
 # A participant back within this many seconds keeps their waiting place / admission.
 ROOM_GRACE_SECONDS = env_float("ROOM_GRACE_SECONDS", 120.0)
-# Frames kept per room in Redis for `resume`; older gaps are served from PostgreSQL.
+# Frames kept per room in Redis for `resume`; an older gap gets a resync (fresh room.state
+# and the recent chat from PostgreSQL).
 ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
 CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 4000)
-# Chat rows get their broadcast seq written in batches this often (sessions/chat_seqs.py).
-CHAT_SEQ_FLUSH_SECONDS = env_float("CHAT_SEQ_FLUSH_SECONDS", 0.05)
-# Chat batches a web process stores at once (sessions/chat_posts.py), each on one of the
+# Chat batches a web process stores at once (sessions/rooms/chat_poster.py), each on one of the
 # DB_ASYNC_POOL_SIZE connections. Bench S2 at 400 lines/s: 2 had a lower p99 than 1 or 4.
 CHAT_WRITERS = env_int("CHAT_WRITERS", 2)
 

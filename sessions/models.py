@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -196,29 +195,16 @@ class ChatMessage(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     client_id = models.CharField(max_length=64)
     text = models.TextField(max_length=4000)
-    # The broadcast's seq, written in a batch just after it (sessions/chat_seqs.py). Null
-    # until then; if the process died holding the batch, the hub's sweep copies it from
-    # the room's log; if the line was never broadcast, the client's re-send with the same
-    # client_id broadcasts it.
-    # Deliberately in no index (nor an index's condition), so that writing it is a HOT
-    # update: the new row version stays on its page (the table's fillfactor leaves room,
-    # migration 0005) and no index gets an entry. Indexed, every chat line cost a second
-    # row version with an entry in each index, and vacuum work after it (bench S2).
-    # A session's lines are found through the unique constraint's session prefix.
-    seq = models.BigIntegerField(null=True, blank=True)
+    # No seq: a line's place in the live stream lives in Redis only (sessions/rooms/
+    # store.py); history here is read by id. A session's lines are found through the
+    # unique constraint's session prefix (a therapy session's chat is small).
     breakout = models.PositiveSmallIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["session", "user", "client_id"], name="one_message_per_client_id"),
-        ]
-        indexes = [
-            # The hub's sweep for rows still without a seq reads the last hour's rows;
-            # rows are written in sent_at order, so a block-range index finds them and
-            # costs next to nothing to keep up.
-            BrinIndex(fields=["sent_at"], name="chat_sent_at_brin"),
         ]
 
     def __str__(self) -> str:

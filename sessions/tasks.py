@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from sessions import room_services, services
+from sessions import services
+from sessions.rooms import host, presence
 
 
 @shared_task
@@ -16,11 +17,11 @@ def generate_upcoming_sessions() -> int:
 def sweep_room_presence() -> int:
     """Close presence and attendance left by dead server processes. Idempotent: each stale
     socket is removed atomically by exactly one sweeper (web processes sweep too)."""
-    return room_services.sweep_stale_presence()
+    return presence.sweep_stale_presence()
 
 
 @shared_task
 def end_overdue_rooms() -> int:
     """End live rooms whose session's ends_at has passed. Idempotent: each session is ended
     once, under a row lock."""
-    return room_services.end_overdue_rooms()
+    return host.end_overdue_rooms()

@@ -8,13 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from server.ws import close_loop_clients
-from sessions.chat_posts import close_loop_poster
-from sessions.chat_seqs import close_loop_recorder
+from sessions.rooms.chat_poster import close_loop_poster
 
 
 @pytest.fixture(autouse=True)
 async def _close_loop_clients() -> AsyncIterator[None]:
     yield
-    await close_loop_poster()  # both write through the loop's database pool
-    await close_loop_recorder()
+    await close_loop_poster()  # it writes through the loop's database pool
     await close_loop_clients()

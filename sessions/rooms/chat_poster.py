@@ -1,4 +1,5 @@
-"""Chat lines stored and broadcast in batches, one poster per event loop.
+"""Chat lines stored and broadcast in batches, one poster per event loop (chat.py posts
+through it).
 
 Each chat line is one INSERT, committed before its broadcast (DESIGN.md), and one
 publish. Posted one by one, every line paid a PostgreSQL round trip and commit (with its
@@ -19,6 +20,10 @@ A copy of a line being posted (the same client_id, from another tab or a quick r
 waits until that line is broadcast and is then answered as a repeat, so a process never
 posts a line twice. A line that cannot be stored (its session or author deleted
 meanwhile) fails alone, not its batch.
+
+This is chat's one write path: the INSERT. A line's seq is never written back; it lives in
+the room's stream in Redis (store.py), which also makes a second broadcast of the same
+line a no-op.
 """
 
 from __future__ import annotations
@@ -26,15 +31,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 from django.conf import settings
 
 from server import async_db
 from server.loop_local import LoopLocal
-from sessions import chat_seqs, room_store
 from sessions.models import ChatMessage
+from sessions.rooms import events, store
+from sessions.rooms.members import chat_audience
 
 log = logging.getLogger("iop.rooms")
 
@@ -53,7 +58,6 @@ _INSERT_CHATS = (
     "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::int[], %s::timestamptz[]) "
     f"{_RETURNING}"
 )
-_TOP_CHAT_SEQ = f"SELECT max(seq) FROM {_CHAT_TABLE} WHERE session_id = %s"  # noqa: S608
 # Enough to clear any backlog in a few round trips; small enough for one statement.
 MAX_BATCH = 200
 
@@ -63,8 +67,7 @@ ChatKey = tuple[int, int, str]
 @dataclass
 class PendingChat:
     message: ChatMessage  # its pk is set once it is stored
-    author: dict[str, Any]
-    audience: str
+    author: events.UserRef
     # True once stored and broadcast; False if its client_id was stored before.
     posted: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -89,11 +92,11 @@ class ChatPoster:
         # tab or a reconnect) waits for it and is answered as a repeat, never posted twice.
         self._posting: dict[ChatKey, PendingChat] = {}
 
-    async def post(self, message: ChatMessage, author: dict[str, Any], audience: str) -> bool:
+    async def post(self, message: ChatMessage, author: events.UserRef) -> bool:
         """Store and broadcast one line with whatever else is queued. True once it is
         broadcast; False if its client_id was stored before (the caller answers the
         repeat). Raises what storing or publishing it raised."""
-        pending = PendingChat(message, author, audience)
+        pending = PendingChat(message, author)
         earlier = self._posting.get(pending.key)
         if earlier is not None:
             await asyncio.wait([earlier.posted])
@@ -189,58 +192,40 @@ async def _insert(batch: list[PendingChat]) -> dict[ChatKey, int]:
     return {(session_id, user_id, client_id): pk for pk, session_id, user_id, client_id in rows}
 
 
-def chat_frame(message: ChatMessage, author: dict[str, Any]) -> dict[str, Any]:
+def chat_frame(message: ChatMessage, author: events.UserRef) -> events.ChatMessage:
     """The ``chat.message`` frame of a stored line, without its seq (the broadcast adds it)."""
-    frame: dict[str, Any] = {
-        "type": "chat.message",
-        "id": message.pk,
-        "user": author,
-        "text": message.text,
-        "sent_at": message.sent_at.isoformat(),
-        "client_id": message.client_id,
-        "breakout": message.breakout,
-    }
-    return frame
+    return events.chat_message(
+        events.chat_line(
+            message_id=message.pk,
+            user=author,
+            text=message.text,
+            sent_at=message.sent_at,
+            client_id=message.client_id,
+            breakout=message.breakout,
+        )
+    )
+
+
+def chat_broadcast(message: ChatMessage, author: events.UserRef) -> store.Broadcast:
+    return store.Broadcast(
+        message.session_id, chat_audience(message.breakout), chat_frame(message, author), chat_id=message.pk
+    )
 
 
 async def _broadcast(stored: list[PendingChat]) -> None:
-    """Publish the stored lines in order and queue their seqs (sessions/chat_seqs.py)."""
+    """Publish the stored lines in order, in one round trip."""
     if not stored:
         return
-    broadcasts = [
-        room_store.Broadcast(p.message.session_id, p.audience, chat_frame(p.message, p.author)) for p in stored
-    ]
+    broadcasts = [chat_broadcast(p.message, p.author) for p in stored]
     if len(broadcasts) == 1:
-        b = broadcasts[0]
-        results: list[int | Exception | None] = [await room_store.publish_async(b.session_id, b.audience, b.frame)]
+        results: list[store.Published | Exception] = [await store.publish_async(broadcasts[0])]
     else:
-        results = await room_store.publish_many_async(broadcasts)
-    reseeded: set[int] = set()  # rooms whose lost counter this batch set again
-    for pending, broadcast, result in zip(stored, broadcasts, results, strict=True):
+        results = await store.publish_many_async(broadcasts)
+    for pending, result in zip(stored, results, strict=True):
         if isinstance(result, Exception):
             pending.fail(result)
-            continue
-        seq = result
-        if seq is None and broadcast.session_id in reseeded:
-            # The same loss, met by the rest of the batch: the counter is back, publish.
-            seq = await room_store.publish_async(broadcast.session_id, broadcast.audience, broadcast.frame)
-        if seq is None:
-            seq = await _publish_reseeded(broadcast)
-            reseeded.add(broadcast.session_id)
-        chat_seqs.recorder().record(pending.message.pk, seq)
-        pending.resolve(True)
-
-
-async def _publish_reseeded(broadcast: room_store.Broadcast) -> int:
-    """Redis lost the room's counter: re-seed it above every stored seq, this process's
-    queued ones written first and every other process's given time to be."""
-    await chat_seqs.recorder().flush()
-    await asyncio.sleep(chat_seqs.reseed_wait_seconds())
-    top = await async_db.execute(_TOP_CHAT_SEQ, (broadcast.session_id,))
-    floor = top[0] if top is not None and top[0] is not None else 0
-    seq = await room_store.publish_async(broadcast.session_id, broadcast.audience, broadcast.frame, seq_floor=floor)
-    assert seq is not None  # given a floor, the script always sets the counter
-    return seq
+        else:  # new, or already broadcast by a re-send elsewhere: either way, once
+            pending.resolve(True)
 
 
 _posters = LoopLocal(ChatPoster)

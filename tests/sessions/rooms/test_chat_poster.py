@@ -1,10 +1,11 @@
-"""sessions/chat_posts.py: chat lines that arrive while the writers are busy are stored
+"""sessions/rooms/chat_poster.py: chat lines that arrive while the writers are busy are stored
 with one INSERT and broadcast with one Redis round trip, in order, each exactly once; a
 line that cannot be stored fails alone."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
@@ -17,23 +18,24 @@ from redis import exceptions as redis_exceptions
 
 from server import async_db
 from server.redis_client import get_redis
-from sessions import chat_posts, chat_seqs, room_store
 from sessions.models import ChatMessage, Session
+from sessions.rooms import chat_poster, store
+from sessions.rooms.events import UserRef
 from tests.factories import UserFactory, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AUTHOR = {"id": 0, "name": "Test", "role": "participant"}
+AUTHOR: UserRef = {"id": 0, "name": "Test", "role": "participant"}
 
 
 @database_sync_to_async
 def _room() -> tuple[int, int]:
     """A live room (its seq counter set, as opening the room does) and one author."""
     session_id = make_session(kind="individual").pk
-    get_redis().set(room_store.RoomKeys(session_id).seq, 0)
+    get_redis().set(store.RoomKeys(session_id).seq, 0)
     # Redis knows the publish script, as after any earlier publish (on a fresh Redis the
     # first pipeline meets NOSCRIPT and runs each call again alone: the last test here).
-    get_redis().script_load(room_store._PUBLISH)
+    get_redis().script_load(store._PUBLISH)
     return session_id, UserFactory.create().pk
 
 
@@ -45,21 +47,22 @@ def _line(session_id: int, user_id: int, client_id: str) -> ChatMessage:
 
 async def _post(*messages: ChatMessage) -> list[Any]:
     """Post the lines at once, as lines arriving together do; each one's outcome."""
-    poster = chat_posts.poster()
-    return await asyncio.gather(*(poster.post(m, AUTHOR, "main") for m in messages), return_exceptions=True)
+    poster = chat_poster.poster()
+    return await asyncio.gather(*(poster.post(m, AUTHOR) for m in messages), return_exceptions=True)
 
 
 @database_sync_to_async
-def _rows(session_id: int) -> list[tuple[str, int | None]]:
-    return list(ChatMessage.objects.filter(session_id=session_id).order_by("pk").values_list("client_id", "seq"))
+def _rows(session_id: int) -> list[str]:
+    """The client_id of each stored line, in id order."""
+    return list(ChatMessage.objects.filter(session_id=session_id).order_by("pk").values_list("client_id", flat=True))
 
 
 def _logged(session_id: int) -> list[tuple[int, str]]:
     """(seq, client_id) of each chat line in the room's Redis log."""
     return [
         (entry.seq, orjson.loads(entry.frame_text)["client_id"])
-        for entry in room_store.log_entries(session_id)
-        if entry.is_chat
+        for entry in store.log_entries(session_id)
+        if entry.frame_text.startswith('{"type":"chat.message"')
     ]
 
 
@@ -71,8 +74,8 @@ class _Counted:
         self.publishes: list[int] = []  # frames per round trip
         fetch_all, publish_async, publish_many = (
             async_db.fetch_all,
-            room_store.publish_async,
-            room_store.publish_many_async,
+            store.publish_async,
+            store.publish_many_async,
         )
 
         async def counted_fetch_all(sql: str, params: tuple[Any, ...]) -> Any:
@@ -84,13 +87,13 @@ class _Counted:
             self.publishes.append(1)
             return await publish_async(*args, **kwargs)
 
-        async def counted_publish_many(broadcasts: list[room_store.Broadcast]) -> Any:
+        async def counted_publish_many(broadcasts: list[store.Broadcast]) -> Any:
             self.publishes.append(len(broadcasts))
             return await publish_many(broadcasts)
 
         monkeypatch.setattr(async_db, "fetch_all", counted_fetch_all)
-        monkeypatch.setattr(room_store, "publish_async", counted_publish)
-        monkeypatch.setattr(room_store, "publish_many_async", counted_publish_many)
+        monkeypatch.setattr(store, "publish_async", counted_publish)
+        monkeypatch.setattr(store, "publish_many_async", counted_publish_many)
 
 
 async def test_lines_that_arrive_together_go_in_one_insert_and_one_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,8 +103,7 @@ async def test_lines_that_arrive_together_go_in_one_insert_and_one_round_trip(mo
     assert counted.inserts == [5]
     assert counted.publishes == [5]
     assert _logged(session_id) == [(1, "c-0"), (2, "c-1"), (3, "c-2"), (4, "c-3"), (5, "c-4")]
-    await chat_seqs.recorder().flush()
-    assert await _rows(session_id) == [("c-0", 1), ("c-1", 2), ("c-2", 3), ("c-3", 4), ("c-4", 5)]
+    assert await _rows(session_id) == ["c-0", "c-1", "c-2", "c-3", "c-4"]
 
 
 @override_settings(CHAT_WRITERS=1)
@@ -150,7 +152,7 @@ async def test_a_copy_of_a_line_being_posted_is_answered_as_a_repeat(writers: in
         outcomes = await _post(*copies, _line(session_id, user_id, "c-2"))
     assert outcomes == [True, False, False, True]
     assert sorted(client_id for _, client_id in _logged(session_id)) == ["c-2", "same"], "each broadcast once"
-    assert sorted(client_id for client_id, _ in await _rows(session_id)) == ["c-2", "same"]
+    assert sorted(await _rows(session_id)) == ["c-2", "same"]
 
 
 @override_settings(CHAT_WRITERS=1)
@@ -165,52 +167,55 @@ async def test_a_line_that_cannot_be_stored_fails_alone() -> None:
     assert outcomes[0] is True and outcomes[2] is True
     assert isinstance(outcomes[1], psycopg.IntegrityError)
     assert [client_id for _, client_id in _logged(session_id)] == ["c-0", "c-1"]
-    assert [client_id for client_id, _ in await _rows(session_id)] == ["c-0", "c-1"]
+    assert await _rows(session_id) == ["c-0", "c-1"]
 
 
-async def test_a_batch_whose_publish_fails_is_stored_without_seqs_and_fails_every_sender(
+async def test_a_batch_whose_publish_fails_is_stored_and_fails_every_sender(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """As for one line: each sender gets the error, and each row waits for its client's
     re-send (the repeat path broadcasts a stored line that is in no log)."""
     session_id, user_id = await _room()
 
-    async def redis_down(broadcasts: list[room_store.Broadcast]) -> Any:
+    async def redis_down(broadcasts: list[store.Broadcast]) -> Any:
         raise redis_exceptions.ConnectionError("Connection closed by server.")
 
-    monkeypatch.setattr(room_store, "publish_many_async", redis_down)
+    monkeypatch.setattr(store, "publish_many_async", redis_down)
     outcomes = await _post(*(_line(session_id, user_id, f"c-{n}") for n in range(3)))
     assert all(isinstance(outcome, redis_exceptions.ConnectionError) for outcome in outcomes)
-    await chat_seqs.recorder().flush()
-    assert await _rows(session_id) == [("c-0", None), ("c-1", None), ("c-2", None)]
+    assert await _rows(session_id) == ["c-0", "c-1", "c-2"]
     assert _logged(session_id) == []
 
 
-async def test_a_batch_that_finds_the_counter_lost_reseeds_it_above_the_stored_seqs() -> None:
+async def test_a_batch_that_finds_the_counter_lost_numbers_on_from_the_clock() -> None:
+    """Redis lost the room's counter (and log): the next numbers start from the current
+    time in milliseconds, above any the room gave before, and still step by one."""
     session_id, user_id = await _room()
     assert await _post(_line(session_id, user_id, "c-0")) == [True]
-    get_redis().delete(room_store.RoomKeys(session_id).seq)  # Redis lost the counter
+    get_redis().delete(store.RoomKeys(session_id).seq, store.RoomKeys(session_id).log)
+    before_ms = time.time_ns() // 1_000_000
     assert await _post(*(_line(session_id, user_id, f"c-{n}") for n in range(1, 4))) == [True] * 3
-    await chat_seqs.recorder().flush()
-    assert await _rows(session_id) == [("c-0", 1), ("c-1", 2), ("c-2", 3), ("c-3", 4)]
+    seqs = [seq for seq, _ in _logged(session_id)]
+    assert seqs[0] > before_ms
+    assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
 
 
 async def test_publish_many_loads_the_script_again_after_redis_forgot_it() -> None:
     session_id, _ = await _room()
-    assert await room_store.publish_async(session_id, "main", {"type": "room.test"}) == 1
-    frames = [room_store.Broadcast(session_id, "main", {"type": "room.test", "n": n}) for n in range(3)]
-    assert await room_store.publish_many_async(frames[:1]) == [2]
+    assert (await store.publish_async(store.Broadcast(session_id, "main", {"type": "room.test"}))).seq == 1
+    frames = [store.Broadcast(session_id, "main", {"type": "room.test", "n": n}) for n in range(3)]
+    assert await store.publish_many_async(frames[:1]) == [store.Published(2, True)]
     get_redis().script_flush()  # as after a Redis restart
-    assert await room_store.publish_many_async(frames[1:]) == [3, 4]
-    assert [entry.seq for entry in room_store.log_entries(session_id)] == [1, 2, 3, 4], "each published once"
+    assert await store.publish_many_async(frames[1:]) == [store.Published(3, True), store.Published(4, True)]
+    assert [entry.seq for entry in store.log_entries(session_id)] == [1, 2, 3, 4], "each published once"
 
 
 async def test_a_copy_waits_until_the_line_it_copies_is_broadcast(monkeypatch: pytest.MonkeyPatch) -> None:
     """With several writers, a copy that came a moment later goes to another writer: it
-    must not be answered (and so looked up in the room log) before the original is
-    published, or the repeat path would find no seq and post the line again."""
+    must not be answered before the original is published (its answer is the original's
+    frame and seq)."""
     session_id, user_id = await _room()
-    publish_async = room_store.publish_async
+    publish_async = store.publish_async
     publishing, release = asyncio.Event(), asyncio.Event()
 
     async def slow_first_publish(*args: Any, **kwargs: Any) -> Any:
@@ -219,7 +224,7 @@ async def test_a_copy_waits_until_the_line_it_copies_is_broadcast(monkeypatch: p
             await release.wait()
         return await publish_async(*args, **kwargs)
 
-    monkeypatch.setattr(room_store, "publish_async", slow_first_publish)
+    monkeypatch.setattr(store, "publish_async", slow_first_publish)
     original = asyncio.ensure_future(_post(_line(session_id, user_id, "same")))
     await publishing.wait()
     copy = asyncio.ensure_future(_post(_line(session_id, user_id, "same")))

@@ -36,13 +36,11 @@ from server.loop_local import LoopLocal
 from server.realtime import REVOCATIONS_CHANNEL
 from server.redis_client import drop_async_redis_connections
 from server.ws import PreparedFrame, db_task
-from sessions import room_services, room_store
-from sessions.room_store import LogEntry, parse_entry
+from sessions.rooms import presence, presence_store, store
+from sessions.rooms.store import LogEntry, parse_entry
 
 log = logging.getLogger("iop.rooms")
 REVOCATIONS = REVOCATIONS_CHANNEL.encode()
-# How often each process looks for chat rows whose seq a dead process never wrote.
-SEQ_BACKFILL_SECONDS = 30.0
 
 
 class RoomSocket(Protocol):
@@ -82,7 +80,7 @@ class RoomHub:
             self.rooms.setdefault(socket.session_id, set()).add(socket)
             if self._pubsub is None:
                 self._pubsub = self._redis.pubsub()
-            channels = [room_store.channel_name(socket.session_id).encode(), REVOCATIONS]
+            channels = [store.channel_name(socket.session_id).encode(), REVOCATIONS]
             new = [channel for channel in channels if channel not in self._confirmed]
             if new:
                 for channel in new:
@@ -106,7 +104,7 @@ class RoomHub:
             if sockets:
                 return
             del self.rooms[socket.session_id]
-            channel = room_store.channel_name(socket.session_id).encode()
+            channel = store.channel_name(socket.session_id).encode()
             self._confirmed.pop(channel, None)
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
@@ -206,10 +204,9 @@ class RoomHub:
                 await pubsub.aclose()
 
     async def _tick(self) -> None:
-        """Heartbeat local sockets, close silent ones, sweep dead processes' presence, and
-        copy chat seqs that a dead process never wrote from the rooms' logs."""
+        """Heartbeat local sockets, close silent ones, sweep dead processes' presence."""
         heartbeat = settings.ROOM_HEARTBEAT_SECONDS
-        next_sweep = next_backfill = 0.0
+        next_sweep = 0.0
         while True:
             await asyncio.sleep(heartbeat)
             now = time.time()
@@ -224,14 +221,11 @@ class RoomHub:
             try:
                 if alive:
                     pipe = self._redis.pipeline(transaction=False)
-                    room_store.refresh_pipeline(pipe, alive, now)
+                    presence_store.refresh_pipeline(pipe, alive, now)
                     await pipe.execute()
                 if now >= next_sweep:
                     next_sweep = now + settings.ROOM_SWEEP_SECONDS
-                    await db_task(room_services.sweep_stale_presence)()
-                if now >= next_backfill:
-                    next_backfill = now + SEQ_BACKFILL_SECONDS
-                    await db_task(room_services.backfill_chat_seqs)()
+                    await db_task(presence.sweep_stale_presence)()
             except Exception:
                 log.warning("room heartbeat failed", exc_info=True)
 

@@ -27,7 +27,7 @@ from groups.models import TherapyGroup
 from server.embedded import _redis_server_binary
 from sessions.models import AttendanceSegment, ChatMessage
 from tests.processes import daphne, free_port, wait_for_port
-from tests.sessions.rooms import OpenRoom, open_room, ticket_for
+from tests.sessions.rooms.support import OpenRoom, open_room, ticket_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -25,10 +25,14 @@ class _Frame(BaseModel):
 
 
 class Ping(_Frame):
+    """Keeps the socket alive; answered with ``pong``."""
+
     type: Literal["ping"]
 
 
 class ChatSend(_Frame):
+    """Post a chat line. ``client_id`` is the line's idempotency key."""
+
     type: Literal["chat.send"]
     text: Annotated[str, StringConstraints(min_length=1, max_length=settings.CHAT_MAX_CHARS)]
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
@@ -45,14 +49,20 @@ class ChatSend(_Frame):
 
 
 class HandRaise(_Frame):
+    """Raise your hand (admitted people)."""
+
     type: Literal["hand.raise"]
 
 
 class HandLower(_Frame):
+    """Lower your hand."""
+
     type: Literal["hand.lower"]
 
 
 class Resume(_Frame):
+    """Catch up after a reconnect: the last ``seq`` received."""
+
     type: Literal["resume"]
     last_seq: Annotated[int, Field(ge=0, le=2**53)]
 
@@ -72,16 +82,22 @@ class HostAdmit(_Frame):
 
 
 class HostRemove(_Frame):
+    """Remove a person for the rest of the session (the controlling host)."""
+
     type: Literal["host.remove"]
     user: UserId
 
 
 class HostMute(_Frame):
+    """Ask a person's client to mute (the controlling host)."""
+
     type: Literal["host.mute"]
     user: UserId
 
 
 class HostEnd(_Frame):
+    """End the session for everyone (the controlling host)."""
+
     type: Literal["host.end"]
 
 
@@ -108,6 +124,8 @@ class BreakoutOpen(_Frame):
 
 
 class BreakoutClose(_Frame):
+    """Bring everyone back to the main room (the controlling host)."""
+
     type: Literal["breakout.close"]
 
 
@@ -126,7 +144,7 @@ InboundFrame = Annotated[
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[InboundFrame] = TypeAdapter(InboundFrame)
-_MODELS: tuple[type[_Frame], ...] = (
+MODELS: tuple[type[_Frame], ...] = (
     Ping,
     ChatSend,
     HandRaise,
@@ -139,7 +157,7 @@ _MODELS: tuple[type[_Frame], ...] = (
     BreakoutOpen,
     BreakoutClose,
 )
-_TYPE_OF = {model: model.model_fields["type"].annotation.__args__[0] for model in _MODELS}  # type: ignore[union-attr]
+_TYPE_OF = {model: model.model_fields["type"].annotation.__args__[0] for model in MODELS}  # type: ignore[union-attr]
 FRAME_TYPES = frozenset(_TYPE_OF.values())
 # Frames that are nothing but their type (ping, hand.raise, host.end, ...): a frame of
 # exactly {"type": ...} is the one shared, frozen instance, without a validation pass
