@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.db.models import Exists
 
-from accounts.models import Consent, ConsentScope, Role, User
-from accounts.selectors import realtime_user
+from accounts.models import ConsentScope, Role, User
+from accounts.selectors import consents_in_force, realtime_user
 from accounts.services import TicketHolder
 from sessions.models import (
     FacilitatorRole,
@@ -47,14 +47,13 @@ def _guardian_may_join(session: Session, guardian: User) -> bool:
     participants = RosterEntry.objects.filter(
         session=session, role=RosterRole.PARTICIPANT, removed_at__isnull=True
     ).values("user_id")
-    # Asked of Consent, not of GuardianLink: a link with no consent row must not pass.
-    return Consent.objects.filter(
-        link__guardian=guardian,
-        link__adolescent_id__in=participants,
-        link__revoked_at__isnull=True,
-        revoked_at__isnull=True,
-        scopes__contains=[ConsentScope.SCHEDULE],
-    ).exists()
+    # Asked of consents in force, not of GuardianLink: a link with no consent row must not
+    # pass, nor a minor's consent once they turned 18 (accounts/selectors.py).
+    return (
+        consents_in_force()
+        .filter(link__guardian=guardian, link__adolescent_id__in=participants, scopes__contains=[ConsentScope.SCHEDULE])
+        .exists()
+    )
 
 
 def authorize_holder(*, session_id: int, holder: TicketHolder) -> RoomMember:

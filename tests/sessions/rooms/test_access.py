@@ -170,3 +170,17 @@ async def test_narrowing_consent_closes_the_guardians_socket_and_keeps_them_out(
     await database_sync_to_async(account_services.give_consent)(by=teen, link=link, scopes=["hours"])
     assert await socket.closed(timeout=1) == 4403
     assert await clients.refused(guardian, session) == 4403, "no way back in right after the narrowing"
+
+
+async def test_a_guardians_room_access_ends_the_day_the_adolescent_turns_18(clients: Clients) -> None:
+    """A minor's consent ends with their minority at once, before the task that revokes
+    the link runs; the now-adult participant may consent anew."""
+    session, _, teen, guardian, consent = await family_session("active")
+    assert consent is not None
+    today = timezone.localdate()
+    await database_sync_to_async(
+        lambda: User.objects.filter(pk=teen.pk).update(birth_date=today.replace(year=today.year - 18))
+    )()
+    a_year_ago = timezone.now().replace(year=today.year - 1)  # given while a minor
+    await database_sync_to_async(lambda: Consent.objects.filter(pk=consent.pk).update(given_at=a_year_ago))()
+    assert await clients.refused(guardian, session) == 4403
