@@ -202,7 +202,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Under Daphne, the connection's autobahn protocol (Daphne binds it into ``send``);
     # None under other servers and in tests, which then take the ASGI send.
     wire: AutobahnProtocol | None = None
-    # False for a consumer whose events come another way (live rooms: sessions/room_hub.py):
+    # False for a consumer whose events come another way (live rooms: sessions/rooms/hub.py):
     # no channel of its own, nor a task reading it.
     uses_channel_layer = True
     channel_layer: Any = None

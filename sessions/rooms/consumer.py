@@ -67,6 +67,7 @@ class SessionRoomConsumer(RealtimeConsumer):
     view: SocketView | None = None  # set once access is decided
     session_id = 0
     user_id = 0
+    token_digest: str | None = None  # of the API token that asked for this socket's ticket
     member_name = ""
 
     # Handshake and teardown ---------------------------------------------------------------
@@ -81,6 +82,7 @@ class SessionRoomConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_BAD_TICKET)
             return
         self.user_id = holder.user_id
+        self.token_digest = holder.token_digest
         self.gate = FrameGate()
         self.conn_id = uuid.uuid4().hex
         self.member_name = presence.socket_name(holder.user_id, self.conn_id)
@@ -271,6 +273,8 @@ class SessionRoomConsumer(RealtimeConsumer):
         """The close code a revocation means for this socket; None if it is not about it."""
         if event.get("session_id") not in (None, self.session_id):
             return None
+        if event.get("token_digest") not in (None, self.token_digest):
+            return None  # about another of the user's tokens (another device)
         reason = event.get("reason", "")
         if reason in GUARDIAN_REVOCATIONS:
             return CLOSE_FORBIDDEN if member.role == "guardian" else None

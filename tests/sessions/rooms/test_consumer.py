@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.db import transaction
 
 from accounts import services as account_services
 from accounts.models import User
 from groups import services as group_services
 from groups.models import TherapyGroup
-from server.realtime import REVOCATIONS_CHANNEL
+from server.realtime import REVOCATIONS_CHANNEL, close_user_sockets_on_commit
 from server.redis_client import get_redis
 from sessions import services as session_services
 from sessions.models import AttendanceSegment
@@ -25,6 +26,7 @@ from tests.sessions.rooms.support import (
     CLOSE,
     Clients,
     OpenRoom,
+    RoomClient,
     drain,
     error,
     join,
@@ -256,3 +258,32 @@ async def test_smoke() -> None:
     await p0.leave()
     await lead.expect("presence.left")
     await lead.leave()
+
+
+async def test_an_expired_token_closes_only_the_sockets_it_opened(clients: Clients) -> None:
+    """A revocation naming one bearer token (its digest, never the token) closes the room
+    sockets whose ticket that token asked for, 4401, and not the same person's sockets
+    opened through another token (another device)."""
+    from knox.models import AuthToken
+
+    room = await open_room(admit_directly=True)
+    p0 = room.participants[0]
+
+    async def socket_through_a_token() -> tuple[RoomClient, AuthToken]:
+        token, _ = await database_sync_to_async(AuthToken.objects.create)(user=p0)
+        issued = await database_sync_to_async(account_services.issue_realtime_ticket)(user=p0, token=token)
+        socket = await clients.connect(p0, room.session, ticket=issued.ticket)
+        await socket.expect("room.state")
+        return socket, token
+
+    phone, phone_token = await socket_through_a_token()
+    laptop, _ = await socket_through_a_token()
+
+    @database_sync_to_async
+    def expire(token: AuthToken) -> None:
+        with transaction.atomic():
+            close_user_sockets_on_commit(p0.pk, reason="token_expired", token_digest=token.digest)
+
+    await expire(phone_token)
+    assert await phone.closed(timeout=1) == 4401
+    await still_open(laptop)
