@@ -15,7 +15,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services, two_factor
@@ -39,6 +38,7 @@ from accounts.serializers import (
     UserUpdateSerializer,
 )
 from server.api_helpers import IsProgramAdmin, request_user
+from server.client_address import AnonRateThrottle, UserRateThrottle
 from server.errors import NamedError, error_body
 
 
@@ -54,8 +54,8 @@ def login_locked_out_response(request: HttpRequest, response: Any = None, creden
 
 
 class LoginThrottle(AnonRateThrottle):
-    """Requests to the login endpoint per IP, whatever their outcome (failures are limited
-    separately and more tightly by django-axes)."""
+    """Requests to the login endpoint per client address, whatever their outcome (failures
+    are limited separately and more tightly by django-axes)."""
 
     scope = "login"
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 
+from server.client_address import client_ip
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -41,7 +43,7 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         supplied = request.headers.get("X-Request-ID", "")
         request_id = supplied if _REQUEST_ID_RE.match(supplied) else uuid.uuid4().hex
-        token = _current.set(RequestContext(request_id=request_id, ip=request.META.get("REMOTE_ADDR")))
+        token = _current.set(RequestContext(request_id=request_id, ip=client_ip(request)))
         try:
             response = self.get_response(request)
         finally:

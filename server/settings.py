@@ -199,6 +199,13 @@ REST_KNOX = {
     "TOKEN_LIMIT_PER_USER": env_int("API_TOKEN_LIMIT_PER_USER", 20),
 }
 
+# How many proxies (TLS terminator, load balancer) stand in front of the web processes,
+# each appending to X-Forwarded-For. The client address (lock-out, throttles, audit) is read
+# from that header accordingly (server/client_address.py); with 0 the header is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, got {TRUSTED_PROXY_COUNT}")
+
 # Failed logins (django-axes): 5 per 15 minutes per account and, separately, per IP.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
@@ -207,7 +214,8 @@ AXES_RESET_ON_SUCCESS = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.api.login_locked_out_response"
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Lock-outs per address key on the client, not on the proxy in front of it.
+AXES_CLIENT_IP_CALLABLE = "server.client_address.client_ip"
 
 # Second factor for staff (clinicians, admins): TOTP with single-use recovery codes
 # (django-otp), asked at API sign-in and in the Django admin. Only demo mode may turn it
@@ -262,7 +270,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "server.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["server.client_address.UserRateThrottle"],
+    # For any stock DRF throttle: the same count server/client_address.py reads.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("API_RATE_PER_USER", "200/min"),
         "anon": env_str("API_RATE_ANON", "60/min"),
