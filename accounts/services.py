@@ -117,6 +117,51 @@ def create_user(
     return user
 
 
+# Account changes that end every session the person has open, each with the reason their
+# sockets are closed for; when several change at once, the first named here is given.
+SESSION_ENDING_CHANGES = {"is_active": "deactivated", "password": "password_changed", "role": "role_changed"}
+
+
+def end_sessions(*, user: User, reason: str) -> None:
+    """Access granted before a password, role or active-state change ends: the person's
+    bearer tokens stop working now, and with them the unused realtime tickets they asked
+    for (a ticket is bound to its token, see TicketHolder); their open sockets close once
+    the change commits. Call inside the change's transaction."""
+    AuthToken.objects.filter(user=user).delete()
+    close_user_sockets_on_commit(user.pk, reason=reason)
+
+
+def save_user_from_admin(*, by: User, user: User, changed_fields: list[str], created: bool) -> User:
+    """The Django admin's add and change forms save here (the admin has checked ``by``'s
+    permission): audited like the API's changes, and a change of password, role or active
+    state ends the person's sessions as the API's does."""
+    fields = sorted({"password" if "password" in name else name for name in changed_fields})
+    if created:
+        action = "user.create"
+    elif "is_active" in fields:
+        action = "user.reactivate" if user.is_active else "user.deactivate"
+    else:
+        action = "user.update"
+    with transaction.atomic():
+        user.save()
+        if not created:
+            # Reactivating someone opens nothing that should be closed.
+            ending = [f for f in SESSION_ENDING_CHANGES if f in fields and not (f == "is_active" and user.is_active)]
+            if ending:
+                end_sessions(user=user, reason=SESSION_ENDING_CHANGES[ending[0]])
+        audit.record(actor=by, action=action, target=user, data={"fields": fields, "via": "admin"})
+    return user
+
+
+def record_password_change(*, by: User | None, user: User, via: str) -> None:
+    """A password set by code that saves it itself (the Django admin's password form,
+    ``manage.py changepassword``): the sessions the old password opened end, and it is
+    audited. Call in the transaction that saved it. ``by`` None: an operator at the shell."""
+    with transaction.atomic():
+        end_sessions(user=user, reason="password_changed")
+        audit.record(actor=by, action="user.update", target=user, data={"fields": ["password"], "via": via})
+
+
 USER_EDITABLE_FIELDS = frozenset({"email", "first_name", "last_name", "time_zone", "birth_date"})
 
 
@@ -142,9 +187,7 @@ def update_user(*, by: User, user: User, changes: dict[str, Any], password: str 
             setattr(user, name, value)
         if password is not None:
             user.set_password(password)
-            # A new password ends every session the old one opened.
-            AuthToken.objects.filter(user=user).delete()
-            close_user_sockets_on_commit(user.pk, reason="password_changed")
+            end_sessions(user=user, reason="password_changed")
         user.save()
         audit.record(
             actor=by,
@@ -162,9 +205,8 @@ def deactivate_user(*, by: User, user: User) -> User:
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active"])
-        AuthToken.objects.filter(user=user).delete()
+        end_sessions(user=user, reason="deactivated")
         audit.record(actor=by, action="user.deactivate", target=user)
-        close_user_sockets_on_commit(user.pk, reason="deactivated")
     return user
 
 
@@ -234,8 +276,22 @@ def revoke_token(*, user: User, token: AuthToken) -> None:
 
 
 def purge_expired_tokens() -> int:
-    deleted, _ = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
-    return deleted
+    """Delete the bearer tokens that have expired (since the last run: earlier ones are
+    gone) and close the sockets opened with them: an expired token already opens nothing
+    new (accounts.selectors.realtime_user), and a socket it opened must not outlive it.
+    The revocation names the token's digest, so the person's sockets opened with another,
+    live token stay open. Idempotent: a second run finds nothing."""
+    with transaction.atomic():
+        # skip_locked: two overlapping runs each take different tokens, never one twice.
+        expired = list(
+            AuthToken.objects.select_for_update(skip_locked=True)
+            .filter(expiry__lt=timezone.now())
+            .values_list("digest", "user_id")
+        )
+        AuthToken.objects.filter(digest__in=[digest for digest, _ in expired]).delete()
+        for digest, user_id in expired:
+            close_user_sockets_on_commit(user_id, reason="token_expired", token_digest=digest)
+    return len(expired)
 
 
 # --- Realtime tickets --------------------------------------------------------------------

@@ -7,7 +7,8 @@ from accounts import services
 
 @shared_task
 def purge_expired_tokens() -> int:
-    """Idempotent: deleting what has expired twice deletes nothing the second time."""
+    """Deletes expired bearer tokens and closes the sockets they opened. Idempotent:
+    deleting what has expired twice deletes (and closes) nothing the second time."""
     return services.purge_expired_tokens()
 
 

@@ -22,7 +22,7 @@ from server.ws import (
 )
 
 # access.revoked reasons that end the session this socket belongs to.
-CLOSING_REASONS = {"logout", "deactivated", "password_changed"}
+CLOSING_REASONS = {"logout", "deactivated", "password_changed", "role_changed", "token_expired"}
 
 
 def _last_id(raw: Any) -> int:
@@ -39,6 +39,8 @@ def _last_id(raw: Any) -> int:
 
 class NotificationFeedConsumer(RealtimeConsumer):
     user_id: int | None = None
+    # Digest of the bearer token whose ticket opened this socket (None: a server-issued one).
+    token_digest: str | None = None
     last_sent_id = 0
 
     async def connect(self) -> None:
@@ -59,6 +61,7 @@ class NotificationFeedConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_BAD_TICKET)
             return
         self.user_id = holder.user_id
+        self.token_digest = holder.token_digest
         try:
             since = _last_id(params.get("last_id", "0"))
         except FrameError as error:
@@ -107,5 +110,9 @@ class NotificationFeedConsumer(RealtimeConsumer):
         await self.send_notification(event["frame"])
 
     async def access_revoked(self, event: dict[str, Any]) -> None:
-        if event.get("reason") in CLOSING_REASONS and "session_id" not in event:
-            await self.close(code=CLOSE_BAD_TICKET)
+        if event.get("reason") not in CLOSING_REASONS or "session_id" in event:
+            return
+        # A revocation about one token (it expired) closes only the sockets it opened.
+        if "token_digest" in event and event["token_digest"] != self.token_digest:
+            return
+        await self.close(code=CLOSE_BAD_TICKET)

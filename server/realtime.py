@@ -23,7 +23,8 @@ from server.redis_client import get_redis
 from server.redis_urls import pubsub_prefix
 
 # Pub/sub channel of access revocations for live rooms: {"user": id, "reason": ...,
-# "session_id"?} for one person's sockets, {"reason": ..., "session_id": id} for a session's.
+# "session_id"?, "token_digest"?} for one person's sockets (with "token_digest", only those
+# opened with a ticket that token asked for), {"reason": ..., "session_id": id} for a session's.
 # Every pub/sub channel of the project starts with this (read once: it names the db).
 PUBSUB_PREFIX = pubsub_prefix(settings.REDIS_URL)
 REVOCATIONS_CHANNEL = PUBSUB_PREFIX + "revocations"
@@ -44,13 +45,19 @@ def group_send_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: group_send_now(group, event))
 
 
-def close_user_sockets_on_commit(user_id: int, *, reason: str, session_id: int | None = None) -> None:
-    """Every socket of this user (or only those in one session) closes after commit:
-    room sockets through their process's RoomHub, feeds through ``user.<id>``; both
-    handle ``access.revoked`` by closing."""
+def close_user_sockets_on_commit(
+    user_id: int, *, reason: str, session_id: int | None = None, token_digest: str | None = None
+) -> None:
+    """Every socket of this user (or only those in one session, or only those opened with
+    a ticket one bearer token asked for) closes after commit: room sockets through their
+    process's RoomHub, feeds through ``user.<id>``; both handle ``access.revoked`` by
+    closing. ``token_digest`` is knox's digest of the token (its primary key, never the
+    token), as the socket's TicketHolder holds it."""
     event: dict[str, Any] = {"type": "access.revoked", "reason": reason}
     if session_id is not None:
         event["session_id"] = session_id
+    if token_digest is not None:
+        event["token_digest"] = token_digest
     transaction.on_commit(lambda: _revoke_now(user_id, event))
 
 

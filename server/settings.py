@@ -111,6 +111,9 @@ CHANNEL_LAYERS = {
 # --- Applications ------------------------------------------------------------------------
 INSTALLED_APPS = [
     "daphne",
+    # Before django.contrib.auth: its `changepassword` command replaces auth's (a new
+    # password must end the person's sessions and be audited).
+    "accounts",
     # The Django admin, on a site that asks staff for their second factor (server/admin_site.py).
     "server.admin_config.StaffAdminConfig",
     "django.contrib.auth",
@@ -128,7 +131,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "accounts",
     "audit",
     "programs",
     "groups",
@@ -362,7 +364,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEO
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "iop")
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 3600.0},
+    # Each run also closes the sockets opened with the tokens it deletes: at most a minute late.
+    "purge-expired-tokens": {"task": "accounts.tasks.purge_expired_tokens", "schedule": 60.0},
     # Hourly, so on the 18th birthday the guardian's open sockets close within the hour (the
     # consent stops counting at midnight in any case; accounts.selectors.consents_in_force).
     "end-guardian-access-at-adulthood": {"task": "accounts.tasks.end_guardian_access_at_adulthood", "schedule": 3600.0},

@@ -189,3 +189,28 @@ async def test_a_ticket_asked_for_before_logout_no_longer_opens_the_feed() -> No
     communicator = WebsocketCommunicator(application, f"/ws/notifications/?ticket={issued.ticket}", headers=ORIGIN)
     await communicator.connect()
     await _expect_close(communicator, 4401)
+
+
+async def test_a_bearer_token_that_expires_closes_the_feeds_it_opened_and_no_other() -> None:
+    """The token purge (a beat task) names the expired token: a feed opened with a ticket
+    it asked for closes 4401, one opened through the same person's other token stays."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    user = await _user(adult=True)
+    expiring, _ = await sync_to_async(AuthToken.objects.create)(user=user)
+    other, _ = await sync_to_async(AuthToken.objects.create)(user=user)
+    feeds = []
+    for token in (expiring, other):
+        issued = await sync_to_async(account_services.issue_realtime_ticket)(user=user, token=token)
+        feed = WebsocketCommunicator(application, f"/ws/notifications/?ticket={issued.ticket}", headers=ORIGIN)
+        assert (await feed.connect())[0]
+        feeds.append(feed)
+    await sync_to_async(AuthToken.objects.filter(pk=expiring.pk).update)(expiry=timezone.now() - timedelta(seconds=1))
+    assert await sync_to_async(account_services.purge_expired_tokens)() == 1
+    await _expect_close(feeds[0], 4401)
+    await feeds[1].send_json_to({"type": "ping"})
+    assert await feeds[1].receive_json_from() == {"type": "pong"}
+    await feeds[1].disconnect()
