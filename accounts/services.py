@@ -237,13 +237,10 @@ def authenticate_password(*, request: HttpRequest, username: str, password: str)
         locked = True
     else:
         locked = bool(getattr(request, "axes_locked_out", False))
+    # Failures and lock-outs are audited by accounts/signals.py, for the admin's sign-in too.
     if locked:
-        with transaction.atomic():
-            audit.record(actor=None, action="auth.login_locked_out", data={"username": username[:150]})
         raise LoginLockedOut()
     if user is None or not isinstance(user, User):
-        with transaction.atomic():
-            audit.record(actor=None, action="auth.login_failed", data={"username": username[:150]})
         raise InvalidCredentials()
     return user
 
@@ -292,6 +289,28 @@ def purge_expired_tokens() -> int:
         for digest, user_id in expired:
             close_user_sockets_on_commit(user_id, reason="token_expired", token_digest=digest)
     return len(expired)
+
+
+# --- Sign-in audit (accounts/signals.py calls these for every sign-in path) ---------------
+
+
+def record_session_sign_in(*, user: User) -> None:
+    """A sign-in that opened a browser session (the Django admin's; API sign-ins are
+    audited by issue_token, which opens none)."""
+    with transaction.atomic():
+        audit.record(actor=user, action="auth.login", target=user, data={"via": "admin"})
+
+
+def record_failed_sign_in(*, username: str) -> None:
+    """Wrong credentials, on any sign-in path. Only the username is kept, never the password."""
+    with transaction.atomic():
+        audit.record(actor=None, action="auth.login_failed", data={"username": username[:150]})
+
+
+def record_lockout(*, username: str) -> None:
+    """django-axes locked the account or address out (or refused an attempt while it is)."""
+    with transaction.atomic():
+        audit.record(actor=None, action="auth.login_locked_out", data={"username": username[:150]})
 
 
 # --- Realtime tickets --------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""Sign-in audit for every path that signs people in: the API's token endpoint and the
+Django admin's login form both authenticate through django.contrib.auth, which announces
+failures, and the admin's login announces successes; django-axes announces lock-outs.
+The receivers only pick the service that writes the audit entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+
+from accounts import services
+from accounts.models import User
+
+# The sender of the signal django.contrib.auth.authenticate() sends for wrong credentials.
+# Code that sends user_login_failed itself (a wrong second factor, accounts/two_factor.py)
+# audits its own refusal with its reason.
+AUTHENTICATE_SENDER = "django.contrib.auth"
+
+
+def _username(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.audit_session_sign_in")
+def audit_session_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if isinstance(user, User):
+        services.record_session_sign_in(user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="accounts.audit_failed_sign_in")
+def audit_failed_sign_in(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    if sender != AUTHENTICATE_SENDER:
+        return
+    # An attempt made while locked out is audited as a lock-out (audit_lockout below); asked
+    # of axes itself, since its receiver may not have run yet.
+    if request is not None and (
+        getattr(request, "axes_locked_out", False) or AxesProxyHandler.is_locked(request, credentials)
+    ):
+        return
+    # Django has already masked the password in ``credentials``; only the username is kept.
+    services.record_failed_sign_in(username=_username(credentials.get("username")))
+
+
+@receiver(user_locked_out, dispatch_uid="accounts.audit_lockout")
+def audit_lockout(sender: Any, request: Any = None, username: Any = None, **kwargs: Any) -> None:
+    services.record_lockout(username=_username(username))
