@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -22,6 +24,8 @@ from accounts.models import Consent, User
 from audit.models import AuditEntry
 from server.asgi import application
 from sessions.models import AttendanceSegment, ChatMessage, Session
+from sessions.rooms import store
+from sessions.rooms.members import user_audience
 from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory, make_group, make_program, make_session
 
 ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
@@ -65,20 +69,30 @@ def ticket_for(user: User) -> str:
     return account_services.issue_realtime_ticket(user=user).ticket
 
 
+# A frame the tests publish to one user's sockets through the room's own stream: frames
+# published before it arrive before it, so reading up to it replaces a quiet window.
+BARRIER = "test.barrier"
+
+
 class RoomClient:
     """A WebsocketCommunicator that keeps frames it skipped, to find frames by type."""
 
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
+    def __init__(self, communicator: WebsocketCommunicator, *, session_id: int = 0, user_id: int = 0) -> None:
         self.ws = communicator
+        self.session_id = session_id
+        self.user_id = user_id
         self.seen: list[dict[str, Any]] = []
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_json_to(frame)
 
     async def next(self, timeout: float = 3) -> dict[str, Any]:
-        frame: dict[str, Any] = await self.ws.receive_json_from(timeout=timeout)
-        self.seen.append(frame)
-        return frame
+        """The next frame (barriers meant for another socket of the same user skipped)."""
+        while True:
+            frame: dict[str, Any] = await self.ws.receive_json_from(timeout=timeout)
+            if frame.get("type") != BARRIER:
+                self.seen.append(frame)
+                return frame
 
     async def expect(self, kind: str, timeout: float = 3, **fields: Any) -> dict[str, Any]:
         """The next frame of this type (and these field values), skipping others."""
@@ -93,18 +107,28 @@ class RoomClient:
             output = await self.ws.receive_output(timeout)
             if output["type"] == "websocket.close":
                 return int(output.get("code", 1000))
-            if "text" in output:
-                import orjson
+            if "text" in output and (frame := orjson.loads(output["text"])).get("type") != BARRIER:
+                self.seen.append(frame)
 
-                self.seen.append(orjson.loads(output["text"]))
+    async def drain(self) -> list[dict[str, Any]]:
+        """Every frame published to this socket so far: read up to a barrier published
+        now, without waiting for a quiet window."""
+        token = uuid.uuid4().hex
+        barrier = {"type": BARRIER, "token": token}
+        store.publish(store.Broadcast(self.session_id, user_audience(self.user_id), barrier))
+        frames: list[dict[str, Any]] = []
+        while True:
+            frame: dict[str, Any] = await self.ws.receive_json_from(timeout=3)
+            if frame.get("type") == BARRIER:
+                if frame.get("token") == token:
+                    return frames
+                continue
+            self.seen.append(frame)
+            frames.append(frame)
 
-    async def drain(self, quiet: float = 0.2) -> None:
-        """Read and keep frames until none arrives for ``quiet`` seconds."""
-        while not await self.ws.receive_nothing(timeout=quiet):
-            await self.next()
-
-    async def silent(self, timeout: float = 0.3) -> bool:
-        return await self.ws.receive_nothing(timeout=timeout)
+    async def silent(self) -> bool:
+        """Nothing published to this socket that it has not read yet."""
+        return await self.drain() == []
 
     async def leave(self) -> None:
         await self.ws.disconnect()
@@ -117,7 +141,7 @@ async def connect(user: User, session: Session, *, ticket: str | None = None, pa
     )
     connected, _ = await communicator.connect()
     assert connected
-    return RoomClient(communicator)
+    return RoomClient(communicator, session_id=session.pk, user_id=user.pk)
 
 
 async def join(user: User, session: Session) -> RoomClient:
@@ -186,17 +210,14 @@ def state(client: RoomClient) -> dict[str, Any]:
     return client.seen[0]
 
 
-async def drain(client: RoomClient, quiet: float = 0.25) -> list[dict[str, Any]]:
-    """Every frame that arrives until the socket has been quiet for ``quiet`` seconds."""
-    frames = []
-    while not await client.ws.receive_nothing(timeout=quiet):
-        frames.append(await client.next())
-    return frames
+async def drain(client: RoomClient) -> list[dict[str, Any]]:
+    """Every frame published to this socket so far (RoomClient.drain)."""
+    return await client.drain()
 
 
 async def drain_all(*sockets: RoomClient) -> None:
     for socket in sockets:
-        await drain(socket, quiet=0.1)
+        await socket.drain()
 
 
 async def error(client: RoomClient, frame: dict[str, Any] | str | bytes) -> str:

@@ -32,7 +32,8 @@ async def test_a_guardian_never_shares_a_breakout_with_an_adolescent(clients: Cl
         socket = await clients.connect(person, session)
         await socket.expect("waiting")
     await host.send({"type": "host.admit", "all": True})
-    assert len(of_type(await drain(host, quiet=0.4), "presence.joined")) == 2
+    joined = {(await host.expect("presence.joined"))["user"]["id"] for _ in range(2)}
+    assert joined == {teen.pk, guardian.pk}
     together = {"type": "breakout.open", "rooms": {"1": [teen.pk, guardian.pk]}}
     assert await error(host, together) == "forbidden"
     assert await audit("session.breakouts_open") == []
@@ -119,7 +120,10 @@ async def test_reconnecting_during_breakouts_stays_in_the_breakout(clients: Clie
     assert state(again)["you"]["breakout"] == 1
     await drain(again)
     await s["p1"].send(chat("room one only", "r-1"))
+    await s["p1"].expect("chat.message", text="room one only")
     await s["p2"].send(chat("room two only", "r-2"))
+    await s["p2"].expect("chat.message", text="room two only")
     await s["lead"].send(chat("main room only", "r-3"))
-    texts = [frame["text"] for frame in of_type(await drain(again, quiet=0.5), "chat.message")]
+    await s["lead"].expect("chat.message", text="main room only")
+    texts = [frame["text"] for frame in of_type(await drain(again), "chat.message")]
     assert texts == ["room one only"]

@@ -193,7 +193,6 @@ async def test_cancelling_the_session_closes_hosts_too(clients: Clients) -> None
     lead = await clients.join(room.lead, room.session)
     session = await reload(room.session)
     await database_sync_to_async(session_services.cancel_session)(by=room.lead, session=session)
-    assert not await lead.ws.receive_nothing(timeout=1)
     assert await lead.closed(timeout=1) == 4409
 
 
@@ -215,7 +214,7 @@ async def test_cancelling_the_session_closes_hosts_too(clients: Clients) -> None
 async def test_bad_frames_get_an_error_and_the_socket_stays(clients: Clients, frame: str | bytes, code: str) -> None:
     room = await open_room(admit_directly=True)
     socket = await clients.join(room.participants[0], room.session)
-    await drain(socket, quiet=0.1)
+    await drain(socket)
     assert await error(socket, frame) == code
     await still_open(socket)
 
@@ -223,7 +222,7 @@ async def test_bad_frames_get_an_error_and_the_socket_stays(clients: Clients, fr
 async def test_repeated_bad_frames_close_4429(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     socket = await clients.join(room.participants[0], room.session)
-    await drain(socket, quiet=0.1)
+    await drain(socket)
     for _ in range(21):
         await socket.ws.send_to(text_data="nope")
     outputs = [await socket.ws.receive_output(timeout=3) for _ in range(22)]
@@ -235,7 +234,7 @@ async def test_repeated_bad_frames_close_4429(clients: Clients) -> None:
 async def test_more_than_100_frames_a_minute_are_rate_limited(clients: Clients) -> None:
     room = await open_room(admit_directly=True)
     socket = await clients.join(room.participants[0], room.session)
-    await drain(socket, quiet=0.1)
+    await drain(socket)
     for _ in range(100):
         await socket.send({"type": "ping"})
         assert await socket.next() == {"type": "pong"}
