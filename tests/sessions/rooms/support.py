@@ -192,6 +192,16 @@ class Clients:
         await host.expect("presence.joined")
         return client
 
+    async def lead_and_one_waiting(self) -> tuple[OpenRoom, RoomClient, RoomClient]:
+        """A room with a waiting room: its lead joined, then its first participant, held
+        waiting; the lead has read the arrival."""
+        room = await open_room()
+        lead = await self.join(room.lead, room.session)
+        waiting = await self.connect(room.participants[0], room.session)
+        await waiting.expect("waiting")
+        await lead.expect("waiting.joined")
+        return room, lead, waiting
+
     async def refused(self, user: User, session: Session, **kwargs: Any) -> int:
         """The close code of a handshake the server refuses after accepting it."""
         client = await self.connect(user, session, **kwargs)

@@ -115,11 +115,7 @@ async def test_admit_all_admits_everyone_waiting(clients: Clients) -> None:
 
 
 async def test_admitting_someone_not_on_the_roster_changes_nothing(clients: Clients) -> None:
-    room = await open_room()
-    lead = await clients.join(room.lead, room.session)
-    waiting = await clients.connect(room.participants[0], room.session)
-    await waiting.expect("waiting")
-    await drain(lead)
+    room, lead, waiting = await clients.lead_and_one_waiting()
     assert await error(lead, {"type": "host.admit", "user": room.outsider.pk}) == "not_on_roster"
     assert await error(lead, {"type": "host.admit", "user": 2**52}) == "not_on_roster"
     assert await waiting.silent()

@@ -53,11 +53,7 @@ async def test_waiting_participant_gets_empty_state_then_waiting_and_hosts_see_t
 
 
 async def test_waiting_participant_cannot_chat_or_raise_a_hand(clients: Clients) -> None:
-    room = await open_room()
-    lead = await clients.join(room.lead, room.session)
-    waiting = await clients.connect(room.participants[0], room.session)
-    await waiting.expect("waiting")
-    await drain(lead)
+    room, lead, waiting = await clients.lead_and_one_waiting()
     assert await error(waiting, chat("let me in", "w-1")) == "not_admitted"
     assert await error(waiting, {"type": "hand.raise"}) == "not_admitted"
     await still_open(waiting)
