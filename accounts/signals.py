@@ -15,10 +15,10 @@ from django.dispatch import receiver
 from accounts import services
 from accounts.models import User
 
-# The sender of the signal django.contrib.auth.authenticate() sends for wrong credentials.
-# Code that sends user_login_failed itself (a wrong second factor, accounts/two_factor.py)
-# audits its own refusal with its reason.
-AUTHENTICATE_SENDER = "django.contrib.auth"
+# Senders of user_login_failed that audit their own refusal, with its reason: a wrong second
+# factor at API sign-in. Others (django.contrib.auth's authenticate() for a wrong password,
+# the admin's login form for a wrong second factor) are audited here.
+SELF_AUDITING_SENDERS = frozenset({"accounts.two_factor"})
 
 
 def _username(value: Any) -> str:
@@ -33,7 +33,7 @@ def audit_session_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_failed_sign_in")
 def audit_failed_sign_in(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    if sender != AUTHENTICATE_SENDER:
+    if sender in SELF_AUDITING_SENDERS:
         return
     # An attempt made while locked out is audited as a lock-out (audit_lockout below); asked
     # of axes itself, since its receiver may not have run yet.

@@ -3,10 +3,13 @@ login form, successes, failures and lock-outs, with the username but never the p
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -67,3 +70,23 @@ def test_an_api_failure_is_audited_once(sam: User) -> None:
     response = APIClient().post("/api/v1/auth/token/", {"username": "sam", "password": "nope-nope-nope"}, format="json")
     assert response.status_code == 401
     assert [e.action for e in AuditEntry.objects.all()] == ["auth.login_failed"]
+
+
+def test_django_admin_sign_ins_with_a_second_factor_are_audited_right_or_wrong(db: None) -> None:
+    """With the second factor required (the default), a wrong code at the admin's sign-in
+    is audited as a failed sign-in, and the right one as a sign-in."""
+    from tests.support.two_factor import confirmed_authenticator, current_code
+
+    root = UserFactory.create(username="root", admin=True, is_superuser=True)
+    device = confirmed_authenticator(root)
+    wrong = "000000" if current_code(device) != "000000" else "111111"
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    form = {"username": "root", "password": TEST_PASSWORD, "otp_device": device.persistent_id}
+    assert client.post(ADMIN_LOGIN, {**form, "otp_token": wrong}).status_code == 200
+    failed = AuditEntry.objects.get(action="auth.login_failed")
+    assert failed.data == {"username": "root"} and wrong not in str(failed.data)
+    # django-otp makes a device wait after a wrong code: the right one comes a minute later.
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        response = client.post(ADMIN_LOGIN, {**form, "otp_token": current_code(device)})
+    assert response.status_code == 302
+    assert AuditEntry.objects.get(action="auth.login").actor_id == root.pk
