@@ -13,6 +13,8 @@ import ipaddress
 from typing import Any
 
 from django.conf import settings
+from django.core.checks import CheckMessage, Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.http import HttpRequest
 from rest_framework import throttling
 
@@ -48,3 +50,19 @@ class UserRateThrottle(_ClientAddressIdent, throttling.UserRateThrottle):
 
 class AnonRateThrottle(_ClientAddressIdent, throttling.AnonRateThrottle):
     """DRF's per-address limit for unauthenticated requests, per client address."""
+
+
+@register(Tags.security, deploy=True)
+def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """`check --deploy`: behind a TLS proxy with no trusted proxy counted, every client has
+    the proxy's address, and one client's failed logins lock out everyone."""
+    if settings.SECURE_PROXY_SSL_HEADER and settings.TRUSTED_PROXY_COUNT == 0:
+        return [
+            CheckWarning(
+                "BEHIND_TLS_PROXY=1 with TRUSTED_PROXY_COUNT=0: every client has the proxy's address "
+                "(one client's failed logins lock out everyone).",
+                hint="Set TRUSTED_PROXY_COUNT to the number of proxies that append to X-Forwarded-For.",
+                id="iop.W001",
+            )
+        ]
+    return []

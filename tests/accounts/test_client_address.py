@@ -112,3 +112,14 @@ def test_client_ip(settings: Any, proxies: int, forwarded: str | None, expected:
     if forwarded is not None:
         meta["HTTP_X_FORWARDED_FOR"] = forwarded
     assert client_ip(RequestFactory().get("/", **meta)) == expected
+
+
+def test_deploy_check_warns_behind_a_tls_proxy_with_no_trusted_proxy(settings: Any) -> None:
+    """deploy/production.env.example sets both (tests/server/test_deploy_check.py)."""
+    from django.core.checks import run_checks
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert "iop.W001" in [message.id for message in run_checks(include_deployment_checks=True)]
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert "iop.W001" not in [message.id for message in run_checks(include_deployment_checks=True)]
