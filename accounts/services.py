@@ -301,6 +301,12 @@ def record_session_sign_in(*, user: User) -> None:
         audit.record(actor=user, action="auth.login", target=user, data={"via": "admin"})
 
 
+def record_session_sign_out(*, user: User) -> None:
+    """The Django admin's sign-out (an API logout is audited by revoke_token)."""
+    with transaction.atomic():
+        audit.record(actor=user, action="auth.logout", target=user, data={"via": "admin"})
+
+
 def record_failed_sign_in(*, username: str) -> None:
     """Wrong credentials, on any sign-in path. Only the username is kept, never the password."""
     with transaction.atomic():

@@ -1,7 +1,7 @@
 """Sign-in audit for every path that signs people in: the API's token endpoint and the
 Django admin's login form both authenticate through django.contrib.auth, which announces
-failures, and the admin's login announces successes; django-axes announces lock-outs.
-The receivers only pick the service that writes the audit entry."""
+failures, and the admin's login and logout announce themselves; django-axes announces
+lock-outs. The receivers only pick the service that writes the audit entry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.signals import user_locked_out
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from accounts import services
@@ -29,6 +29,12 @@ def _username(value: Any) -> str:
 def audit_session_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if isinstance(user, User):
         services.record_session_sign_in(user=user)
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.audit_session_sign_out")
+def audit_session_sign_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if isinstance(user, User):  # None when no one was signed in
+        services.record_session_sign_out(user=user)
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_failed_sign_in")

@@ -90,3 +90,11 @@ def test_django_admin_sign_ins_with_a_second_factor_are_audited_right_or_wrong(d
         response = client.post(ADMIN_LOGIN, {**form, "otp_token": current_code(device)})
     assert response.status_code == 302
     assert AuditEntry.objects.get(action="auth.login").actor_id == root.pk
+
+
+def test_a_django_admin_sign_out_is_audited(staff: User) -> None:
+    client = Client()
+    client.force_login(staff)
+    assert client.post("/admin/logout/").status_code == 200
+    entry = AuditEntry.objects.get(action="auth.logout")
+    assert entry.actor_id == staff.pk and entry.data == {"via": "admin"}
