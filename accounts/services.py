@@ -142,6 +142,10 @@ def save_user_from_admin(*, by: User, user: User, changed_fields: list[str], cre
         action = "user.reactivate" if user.is_active else "user.deactivate"
     else:
         action = "user.update"
+    if "role" in fields:
+        # The role decides who runs the program, in the Django admin too (as create_user
+        # sets it): a demoted admin leaves the admin, a promoted one gets in.
+        user.is_staff = user.is_superuser = user.role == Role.ADMIN
     with transaction.atomic():
         user.save()
         if not created:

@@ -226,3 +226,18 @@ def test_the_token_purge_runs_every_minute(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-tokens"]
     assert entry["task"] == "accounts.tasks.purge_expired_tokens"
     assert entry["schedule"] <= 60
+
+
+def test_an_admin_demoted_in_the_django_admin_leaves_it(django_admin: Client, signed_in: Any) -> None:
+    """Django-admin rights follow the role, as create_user sets them: a program admin made a
+    clinician loses them at once, whatever the form's staff and superuser boxes say."""
+    demoted = signed_in(UserFactory.create(admin=True, is_superuser=True))
+    their_admin = Client()
+    their_admin.force_login(demoted.user)
+    assert their_admin.get("/admin/").status_code == 200
+    data = {**_change_form_data(django_admin, demoted.user), "role": "clinician"}
+    assert django_admin.post(f"/admin/accounts/user/{demoted.user.pk}/change/", data).status_code == 302
+    demoted.user.refresh_from_db()
+    assert (demoted.user.role, demoted.user.is_staff, demoted.user.is_superuser) == ("clinician", False, False)
+    demoted.assert_access_ended("role_changed")
+    assert their_admin.get("/admin/").status_code == 302  # to the admin's sign-in
