@@ -2,7 +2,7 @@
 
 Access revocations reach two kinds of sockets. Notification feeds each join the
 channel-layer group ``user.<id>``. Live-room sockets do not: each web process's RoomHub
-(sessions/room_hub.py) is subscribed to ``REVOCATIONS_CHANNEL`` on the Redis pub/sub
+(sessions/rooms/hub.py) is subscribed to ``REVOCATIONS_CHANNEL`` on the Redis pub/sub
 connection it already holds for its rooms, and closes its own sockets of the user named.
 A room socket thus costs no channel-layer channel, group membership or receive loop of its
 own (a connect storm paid two Redis round trips and three asyncio tasks per socket for

@@ -51,6 +51,7 @@ REVOCATION_CLOSE_CODES = {
     "logout": CLOSE_BAD_TICKET,
     "deactivated": CLOSE_BAD_TICKET,
     "password_changed": CLOSE_BAD_TICKET,
+    "role_changed": CLOSE_BAD_TICKET,
     "token_expired": CLOSE_BAD_TICKET,
     "removed_from_roster": CLOSE_FORBIDDEN,
     "session_cancelled": CLOSE_NOT_OPEN,

@@ -80,6 +80,24 @@ async def test_deactivation_closes_4401(clients: Clients) -> None:
     await still_open(other)
 
 
+async def test_a_role_change_closes_4401(clients: Clients) -> None:
+    """A role change ends the person's sessions (accounts/services.py): their room sockets
+    close as for a new password, whatever path made it."""
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    socket = await clients.join(p0, room.session)
+    other = await clients.join(p1, room.session)
+
+    @database_sync_to_async
+    def change_role() -> None:
+        with transaction.atomic():
+            account_services.end_sessions(user=p0, reason="role_changed")
+
+    await change_role()
+    assert await socket.closed(timeout=1) == 4401
+    await still_open(other)
+
+
 async def test_logout_closes_4401(clients: Clients) -> None:
     from knox.models import AuthToken
 
