@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from sessions.models import AttendanceSegment, RoomRemoval, Session
+from sessions.models import AttendanceSegment, RoomRemoval, Session, SessionFacilitator
 from sessions.rooms import access, presence
 from sessions.rooms import host as host_controls
 from tests.sessions.rooms.support import (
@@ -274,6 +274,25 @@ async def test_co_facilitator_takes_over_while_the_lead_is_away(clients: Clients
     await second.expect("waiting")
     await co.expect("waiting.joined")
     assert await error(co, {"type": "host.admit", "user": p1.pk}) == "forbidden"
+
+
+async def test_host_controls_follow_the_sessions_facilitators_now_not_at_the_handshake(clients: Clients) -> None:
+    """A co-facilitator promoted to lead while connected holds the controls at once, and
+    the old lead, still connected as a co-facilitator, no longer does: who holds them is
+    read from the session's facilitators at each action (a group change rewrites them)."""
+    room, lead, waiting = await clients.lead_and_one_waiting()
+    co = await clients.join(room.co, room.session)
+    await lead.drain()
+
+    @database_sync_to_async
+    def swap_lead_and_co() -> None:
+        SessionFacilitator.objects.filter(session=room.session, clinician=room.lead).update(role="co")
+        SessionFacilitator.objects.filter(session=room.session, clinician=room.co).update(role="lead")
+
+    await swap_lead_and_co()
+    assert await error(lead, {"type": "host.admit", "user": room.participants[0].pk}) == "forbidden"
+    await co.send({"type": "host.admit", "user": room.participants[0].pk})
+    await waiting.expect("admitted")
 
 
 async def test_waiting_participants_learn_when_no_host_is_present(clients: Clients) -> None:
