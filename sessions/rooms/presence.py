@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -67,14 +68,16 @@ def leave_room(*, member: RoomMember, conn_id: str, reason: str) -> None:
         _depart(member=member, reason=reason)
 
 
-def _depart(*, member: RoomMember, reason: str) -> None:
+def _depart(*, member: RoomMember, reason: str, last_heard: float | None = None) -> None:
+    """The person's last socket left (or, ``last_heard``: was last heard from then)."""
     keys = RoomKeys(member.session_id)
     redis = get_redis()
-    redis.zadd(keys.gone, {str(member.user_id): time.time()})
+    redis.zadd(keys.gone, {str(member.user_id): last_heard or time.time()})
     redis.srem(keys.hands, member.user_id)
     admitted = member.is_host or bool(redis.sismember(keys.admitted, str(member.user_id)))
     with transaction.atomic():
-        attendance.close_segments(session_id=member.session_id, reason=reason, user_id=member.user_id)
+        left_at = None if last_heard is None else datetime.fromtimestamp(last_heard, UTC)
+        attendance.close_segments(session_id=member.session_id, reason=reason, user_id=member.user_id, at=left_at)
         record(
             actor=member.actor(),
             action="session.leave",
@@ -91,14 +94,16 @@ def _depart(*, member: RoomMember, reason: str) -> None:
 
 def sweep_stale_presence(*, now: float | None = None) -> int:
     """Remove sockets whose process stopped heartbeating (it died); announce and record
-    the departure of people left with no socket. Safe to run in every process at once:
-    each stale socket is removed by exactly one caller."""
+    the departure of people left with no socket, their attendance ending at their last
+    heartbeat, not when the sweep noticed. Safe to run in every process at once: each
+    stale socket is removed by exactly one caller."""
     cutoff = (time.time() if now is None else now) - settings.ROOM_PRESENCE_TIMEOUT_SECONDS
     departed = 0
     for session_id, stale in presence_store.stale_connections_by_room(cutoff).items():
-        for name in stale:
+        for name, last_heard in stale:  # oldest first: the last one removed was heard last
             user_id, conn_id = name.split(":", 1)
             if presence_store.remove_connection(session_id, int(user_id), conn_id) == 1:
-                _depart(member=member_for(session_id, int(user_id)), reason="timeout")
+                member = member_for(session_id, int(user_id))
+                _depart(member=member, reason="timeout", last_heard=last_heard)
                 departed += 1
     return departed

@@ -134,21 +134,21 @@ def present_user_ids(session_id: int) -> set[int]:
     return {user_of(m) for m in zset_members(RoomKeys(session_id).presence)}
 
 
-def stale_connections_by_room(older_than: float) -> dict[int, list[str]]:
-    """Sockets not refreshed since ``older_than``, per live room (one pipeline). Rooms
-    with nobody left are dropped from the live set."""
+def stale_connections_by_room(older_than: float) -> dict[int, list[tuple[str, float]]]:
+    """Sockets not refreshed since ``older_than``, with their last heartbeat, oldest first,
+    per live room (one pipeline). Rooms with nobody left are dropped from the live set."""
     redis = get_redis()
     room_ids = live_room_ids()
     pipe = redis.pipeline(transaction=False)
     for session_id in room_ids:
-        pipe.zrangebyscore(RoomKeys(session_id).presence, "-inf", older_than)
+        pipe.zrangebyscore(RoomKeys(session_id).presence, "-inf", older_than, withscores=True)
         pipe.zcard(RoomKeys(session_id).presence)
     replies = pipe.execute()
-    stale: dict[int, list[str]] = {}
+    stale: dict[int, list[tuple[str, float]]] = {}
     for index, session_id in enumerate(room_ids):
         members, count = replies[2 * index], replies[2 * index + 1]
         if members:
-            stale[session_id] = [m.decode() for m in members]
+            stale[session_id] = [(m.decode(), float(score)) for m, score in members]
         elif count == 0:
             forget_live_room(session_id)
     return stale

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from server.redis_client import get_redis
+from sessions.models import AttendanceSegment
+from sessions.rooms import access, presence, store
 from tests.sessions.rooms.support import (
     Clients,
     audit,
@@ -72,3 +77,23 @@ async def test_waiting_room_time_has_no_attendance_segment(clients: Clients) -> 
     await lead.expect("presence.left")
     (segment,) = await segments(room.session, p0)
     assert segment.left_at is not None
+
+
+def test_a_dead_processs_segment_ends_at_the_persons_last_heartbeat() -> None:
+    """Its process died: the sweep finds the socket long after, and the attendance segment
+    ends when the person was last heard from, not when the sweep noticed."""
+    room = open_room.func(size=1, admit_directly=True)
+    participant = room.participants[0]
+    member = access.authorize_entry(session_id=room.session.pk, user=participant)
+    presence.enter_room(member=member, conn_id="on-a-dead-process")
+    joined = timezone.now() - timedelta(minutes=5)
+    AttendanceSegment.objects.filter(session=room.session, user=participant).update(joined_at=joined)
+    last_heard = time.time() - 100
+    name = presence.socket_name(participant.pk, "on-a-dead-process")
+    get_redis().zadd(store.RoomKeys(room.session.pk).presence, {name: last_heard})
+
+    assert presence.sweep_stale_presence() == 1
+    (segment,) = AttendanceSegment.objects.filter(session=room.session, user=participant)
+    assert segment.left_reason == "timeout"
+    assert abs(segment.left_at.timestamp() - last_heard) < 0.001
+    assert presence.sweep_stale_presence() == 0, "each departure once"
