@@ -96,9 +96,12 @@ def _daily_bounds(enrollment: Enrollment, level: LevelOfCare) -> tuple[int, int 
     program = enrollment.program
     band = program.age_band
     minimum = level.min_weekly_minutes(band)
+    maximum = level.max_weekly_minutes(band)
     if level.pk == program.level_of_care_id and program.min_weekly_minutes_override is not None:
         minimum = max(minimum, program.min_weekly_minutes_override)
-    return minimum, level.max_weekly_minutes(band)
+    # A program may require more than its level's usual maximum (an IOP running 20 h):
+    # the week's maximum is then the program's minimum, never below it.
+    return minimum, None if maximum is None else max(maximum, minimum)
 
 
 def weekly_requirement(enrollment: Enrollment, year: int, week: int) -> WeeklyRequirement:

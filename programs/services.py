@@ -82,17 +82,43 @@ def update_level_of_care(*, by: User, level: LevelOfCare, changes: dict[str, Any
 # --- Programs ----------------------------------------------------------------------------
 
 
+# A week has 168 hours: no program can require more, whatever its level.
+MINUTES_IN_A_WEEK = 7 * 24 * 60
+
+
+def highest_program_minimum(level: LevelOfCare, age_band: str) -> int:
+    """The most a program at ``level`` may require a week: up to the floor of the next
+    level up (CLINICAL.md: some IOPs run 10-20 h, and 20 h is where PHP starts), or the
+    level's own maximum if an admin set that higher. Requiring more than that is running
+    the next level, which is a different program. The top level is bounded by the week."""
+    higher = LevelOfCare.objects.filter(rank__gt=level.rank).order_by("rank").first()
+    if higher is None:
+        return MINUTES_IN_A_WEEK
+    ceiling = max(higher.min_weekly_minutes(age_band), level.max_weekly_minutes(age_band) or 0)
+    return min(ceiling, MINUTES_IN_A_WEEK)
+
+
 def _check_override(level: LevelOfCare, age_band: str, override: int | None) -> None:
+    """A program may require more than its level's floor, never less (CLINICAL.md). Above
+    the level's own maximum the week's maximum follows the program's minimum
+    (programs.selectors.weekly_requirement), so a requirement never says min > max."""
     if override is None:
         return
     minimum = level.min_weekly_minutes(age_band)
-    maximum = level.max_weekly_minutes(age_band)
     if override < minimum:
         raise ValidationError(
             {"min_weekly_minutes_override": f"A program may require more than {level.code}'s {minimum}, not less."}
         )
-    if maximum is not None and override > maximum:
-        raise ValidationError({"min_weekly_minutes_override": f"{level.code} allows at most {maximum} minutes a week."})
+    ceiling = highest_program_minimum(level, age_band)
+    if override > ceiling:
+        raise ValidationError(
+            {
+                "min_weekly_minutes_override": (
+                    f"A {level.code} program may require at most {ceiling} minutes a week; "
+                    "more than that is the next level of care."
+                )
+            }
+        )
 
 
 def create_program(
