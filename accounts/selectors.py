@@ -64,6 +64,14 @@ def guardian_may_see(*, guardian: User, adolescent: User, scope: ConsentScope | 
     return consent is not None and str(scope) in consent.scopes
 
 
+def is_linked_guardian(*, guardian: User, adolescent: User) -> bool:
+    """An active guardian with an active link to the adolescent, whatever the consent says
+    (one query). Lets an endpoint tell "ask for consent" (403) from "no such person" (404)."""
+    if guardian.role != Role.GUARDIAN or not guardian.is_active:
+        return False
+    return GuardianLink.objects.filter(guardian=guardian, adolescent=adolescent, revoked_at__isnull=True).exists()
+
+
 def adolescents_visible_to_guardian(*, guardian: User, scope: ConsentScope | str) -> QuerySet[User]:
     """The adolescents whose ``scope`` this guardian may currently see."""
     consents = consents_in_force().filter(link__guardian=guardian, scopes__contains=[str(scope)])

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from fractions import Fraction
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from accounts.models import Role, User
+from accounts.models import ConsentScope, Role, User
+from accounts.selectors import guardian_may_see, is_linked_guardian
 from programs.models import CareTransition, Enrollment, EnrollmentStatus, LevelOfCare, Program
 from server.input_limits import EARLIEST_DATE, LATEST_DATE
 
@@ -35,6 +37,54 @@ def treats(*, clinician: User, participant: User) -> bool:
         .filter(Q(primary_clinician=clinician) | Q(program__clinicians=clinician))
         .exists()
     )
+
+
+class RecordAccess(StrEnum):
+    """What a viewer may know of a participant's attendance or hours."""
+
+    VISIBLE = "visible"
+    # A linked guardian whose ward's consent in force does not name the scope: the
+    # endpoint answers 403 (ask the adolescent), since the guardian knows of the link.
+    NO_CONSENT = "no_consent"
+    # Anyone else: the endpoint answers 404, as for an id that does not exist.
+    HIDDEN = "hidden"
+
+
+def participant_record_access(*, viewer: User, participant: User, scope: ConsentScope) -> RecordAccess:
+    """Who may see a participant's attendance (``scope`` attendance) or weekly hours
+    (``scope`` hours): the participant themself, their clinicians (``treats``: the primary
+    clinician of an active enrollment or a clinician of its program; facilitating one of
+    their sessions is not enough for the whole record), admins, and a guardian only while
+    the adolescent's consent in force names ``scope`` (CLINICAL.md, 42 CFR Part 2).
+    Inactive viewers see nothing. At most two queries."""
+    if not viewer.is_active or participant.role != Role.PARTICIPANT:
+        return RecordAccess.HIDDEN
+    if viewer.role == Role.ADMIN:
+        allowed = True
+    elif viewer.role == Role.PARTICIPANT:
+        allowed = viewer.pk == participant.pk
+    elif viewer.role == Role.CLINICIAN:
+        allowed = treats(clinician=viewer, participant=participant)
+    elif viewer.role == Role.GUARDIAN:
+        if guardian_may_see(guardian=viewer, adolescent=participant, scope=scope):
+            return RecordAccess.VISIBLE
+        linked = is_linked_guardian(guardian=viewer, adolescent=participant)
+        return RecordAccess.NO_CONSENT if linked else RecordAccess.HIDDEN
+    else:
+        allowed = False
+    return RecordAccess.VISIBLE if allowed else RecordAccess.HIDDEN
+
+
+def can_see_hours(*, viewer: User, participant: User) -> bool:
+    """The weekly hours of ``participant`` (participant_record_access with ``hours``)."""
+    access = participant_record_access(viewer=viewer, participant=participant, scope=ConsentScope.HOURS)
+    return access == RecordAccess.VISIBLE
+
+
+def can_see_attendance(*, viewer: User, participant: User) -> bool:
+    """The attendance records of ``participant`` (participant_record_access with ``attendance``)."""
+    access = participant_record_access(viewer=viewer, participant=participant, scope=ConsentScope.ATTENDANCE)
+    return access == RecordAccess.VISIBLE
 
 
 def level_on(enrollment: Enrollment, day: date) -> LevelOfCare:
