@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "sessions.apps.TherapySessionsConfig",
     "bookings",
     "notifications",
+    "attendance",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +250,12 @@ ROOM_PRESENCE_TIMEOUT_SECONDS = env_float("ROOM_PRESENCE_TIMEOUT_SECONDS", 30.0)
 ROOM_SWEEP_SECONDS = env_float("ROOM_SWEEP_SECONDS", 5.0)
 # A participant back within this many seconds keeps their waiting place / admission.
 ROOM_GRACE_SECONDS = env_float("ROOM_GRACE_SECONDS", 120.0)
+# Attendance (attendance/services.py): time before starts_at that counts, and the
+# thresholds of the computed status (late, left_early, partial; README defines them).
+ATTENDANCE_EARLY_JOIN_MINUTES = env_int("ATTENDANCE_EARLY_JOIN_MINUTES", 0)
+ATTENDANCE_LATE_MINUTES = env_int("ATTENDANCE_LATE_MINUTES", 10)
+ATTENDANCE_LEFT_EARLY_MINUTES = env_int("ATTENDANCE_LEFT_EARLY_MINUTES", 10)
+ATTENDANCE_PARTIAL_BELOW_PERCENT = env_int("ATTENDANCE_PARTIAL_BELOW_PERCENT", 75)
 # Frames kept per room in Redis for `resume`; an older gap gets a resync (fresh room.state
 # and the recent chat from PostgreSQL).
 ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
@@ -376,6 +383,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Web processes sweep too; this covers a deployment whose web processes all died.
     "sweep-room-presence": {"task": "sessions.tasks.sweep_room_presence", "schedule": 15.0},
     "end-overdue-rooms": {"task": "sessions.tasks.end_overdue_rooms", "schedule": 30.0},
+    # Attendance of sessions that ended without a room ending them (or whose task was lost).
+    "record-missed-attendance": {"task": "attendance.tasks.record_missed_attendance", "schedule": 300.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from attendance.tasks import record_session_attendance
 from audit.services import record
 from server.redis_client import get_redis
 from sessions.models import RoomRemoval, Session
@@ -159,6 +160,7 @@ def _end(session_id: int, *, actor: Any | None, data: dict[str, Any] | None = No
         attendance.close_segments(session_id=session.pk, reason="session_ended")
         record(actor=actor, action="session.end", target=session, data=data)
         transaction.on_commit(functools.partial(_announce_end, session.pk))
+        transaction.on_commit(functools.partial(record_session_attendance.delay, session.pk))
     return True
 
 
