@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -174,7 +175,7 @@ def test_the_guardians_view_ends_when_the_adolescent_turns_18(pat: User, ava: Us
 
 
 def test_query_counts(
-    pat: User, ava: User, dana: User, ada: User, ava_enrolled: Enrollment, django_assert_num_queries: Callable
+    pat: User, ava: User, dana: User, ada: User, ava_enrolled: Enrollment, django_assert_num_queries: Callable[..., Any]
 ) -> None:
     with django_assert_num_queries(0):
         assert can_see_hours(viewer=ada, participant=ava)
