@@ -304,6 +304,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SessionKindEnum": "sessions.models.SessionKind",
         "SchedulableKindEnum": "sessions.models.SCHEDULABLE_KINDS",
+        "AttendanceStatusEnum": "attendance.models.AttendanceStatus",
+        "AttendanceOverrideStatusEnum": "attendance.models.OverrideStatus",
     },
 }
 

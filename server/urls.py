@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("groups.urls")),
     path("", include("sessions.urls")),
     path("", include("notifications.urls")),
+    path("", include("attendance.urls")),
 ]
 
 urlpatterns = [

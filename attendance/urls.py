@@ -1,0 +1,12 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from attendance import api
+
+router = SimpleRouter()
+router.register("attendance", api.AttendanceRecordViewSet, basename="attendance-record")
+
+urlpatterns = [
+    path("sessions/<int:pk>/attendance/", api.SessionAttendanceView.as_view(), name="session-attendance"),
+    *router.urls,
+]

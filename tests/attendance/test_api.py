@@ -1,0 +1,234 @@
+"""GET /sessions/{id}/attendance/, GET and PATCH /attendance/{id}/: who may read, who may
+override, and bad input that changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from attendance import tasks
+from attendance.models import AttendanceRecord
+from audit.models import AuditEntry
+from sessions.models import Session
+from tests.attendance.conftest import segment
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+Clients = Callable[[User], APIClient]
+
+
+@pytest.fixture
+def recorded(ended_session: Callable[..., Session], ava: User, sam: User) -> Session:
+    """ava attended late (75 minutes); sam was absent."""
+    session = ended_session()
+    segment(session, ava, 15, 90)
+    tasks.record_session_attendance(session.pk)
+    return session
+
+
+def _record(session: Session, user: User) -> AttendanceRecord:
+    return AttendanceRecord.objects.get(session=session, user=user)
+
+
+@pytest.mark.parametrize("who", ["dana", "theo", "ada"])
+def test_hosts_and_admins_list_a_sessions_attendance(
+    recorded: Session, client_for: Clients, ava: User, sam: User, who: str, request: pytest.FixtureRequest
+) -> None:
+    response = client_for(request.getfixturevalue(who)).get(f"/api/v1/sessions/{recorded.pk}/attendance/")
+    assert response.status_code == 200
+    body = {row["user"]: row for row in response.json()}
+    assert (body[ava.pk]["status"], body[ava.pk]["minutes"], body[ava.pk]["computed_status"]) == ("late", 75, "late")
+    assert body[ava.pk]["intervals"] == [{"from": "2026-11-23T17:15:00+00:00", "to": "2026-11-23T18:30:00+00:00"}]
+    assert (body[sam.pk]["status"], body[sam.pk]["minutes"], body[sam.pk]["first_join"]) == ("absent", 0, None)
+
+
+def test_the_list_takes_the_same_queries_whatever_the_roster(
+    ended_session: Callable[..., Session], client_for: Clients, dana: User
+) -> None:
+    client = client_for(dana)
+
+    def queries(roster_size: int) -> int:
+        session = ended_session(roster=UserFactory.create_batch(roster_size, adult=True))
+        tasks.record_session_attendance(session.pk)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/api/v1/sessions/{session.pk}/attendance/")
+        assert response.status_code == 200
+        assert len(response.json()) == roster_size
+        return len(captured)
+
+    small = queries(2)
+    assert queries(8) == small
+    assert small <= 8
+
+
+@pytest.mark.parametrize(("who", "status"), [("ava", 403), ("sam", 403), ("pat", 403), ("stranger", 404)])
+def test_others_cannot_list_a_sessions_attendance(
+    recorded: Session, client_for: Clients, who: str, status: int, request: pytest.FixtureRequest
+) -> None:
+    user = UserFactory.create() if who == "stranger" else request.getfixturevalue(who)
+    response = client_for(user).get(f"/api/v1/sessions/{recorded.pk}/attendance/")
+    assert response.status_code == status
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
+
+
+def test_a_clinician_who_sees_the_session_but_does_not_host_it_is_refused(
+    recorded: Session, client_for: Clients, ava: User
+) -> None:
+    from tests.factories import make_enrollment, make_program
+
+    clinician = UserFactory.create()
+    make_enrollment(participant=ava, program=make_program(age_band="adolescent"), clinician=clinician)
+    response = client_for(clinician).get(f"/api/v1/sessions/{recorded.pk}/attendance/")
+    assert response.status_code == 403
+    record = _record(recorded, ava)
+    assert client_for(clinician).get(f"/api/v1/attendance/{record.pk}/").status_code == 404
+
+
+def test_a_participant_reads_their_own_record_only(
+    recorded: Session, client_for: Clients, ava: User, sam: User, pat: User
+) -> None:
+    own, other = _record(recorded, ava), _record(recorded, sam)
+    client = client_for(ava)
+    response = client.get(f"/api/v1/attendance/{own.pk}/")
+    assert response.status_code == 200
+    assert (response.json()["user"], response.json()["status"]) == (ava.pk, "late")
+    assert client.get(f"/api/v1/attendance/{other.pk}/").status_code == 404
+    # A guardian does not read the adolescent's attendance here.
+    assert client_for(pat).get(f"/api/v1/attendance/{own.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("who", ["dana", "theo", "ada"])
+def test_hosts_and_admins_read_any_record_of_the_session(
+    recorded: Session, client_for: Clients, sam: User, who: str, request: pytest.FixtureRequest
+) -> None:
+    record = _record(recorded, sam)
+    assert client_for(request.getfixturevalue(who)).get(f"/api/v1/attendance/{record.pk}/").status_code == 200
+
+
+def test_a_host_excuses_an_absence_audited_with_old_and_new_values(
+    recorded: Session, client_for: Clients, dana: User, sam: User
+) -> None:
+    record = _record(recorded, sam)
+    response = client_for(dana).patch(
+        f"/api/v1/attendance/{record.pk}/",
+        {"override_status": "excused", "reason": "Hospital appointment"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["status"], body["computed_status"], body["override_reason"], body["overridden_by"]) == (
+        "excused",
+        "absent",
+        "Hospital appointment",
+        dana.pk,
+    )
+    entry = AuditEntry.objects.get(action="attendance.override")
+    assert (entry.actor_id, entry.target_id) == (dana.pk, str(record.pk))
+    assert entry.data["old"] == {"status": None, "minutes": None}
+    assert entry.data["new"] == {"status": "excused", "minutes": None}
+    assert entry.data["computed"] == {"status": "absent", "minutes": 0}
+
+
+def test_an_admin_overrides_minutes_and_then_clears_the_override(
+    recorded: Session, client_for: Clients, ada: User, ava: User
+) -> None:
+    record = _record(recorded, ava)
+    client = client_for(ada)
+    response = client.patch(
+        f"/api/v1/attendance/{record.pk}/", {"override_minutes": 90, "reason": "Joined by phone"}, format="json"
+    )
+    assert (response.status_code, response.json()["minutes"], response.json()["computed_minutes"]) == (200, 90, 75)
+    response = client.patch(
+        f"/api/v1/attendance/{record.pk}/", {"override_minutes": None, "reason": "Phone log was wrong"}, format="json"
+    )
+    assert response.status_code == 200
+    record.refresh_from_db()
+    assert (record.override_minutes, record.override_reason, record.overridden_by, record.effective_minutes) == (
+        None,
+        "",
+        None,
+        75,
+    )
+    assert AuditEntry.objects.filter(action="attendance.override").count() == 2
+
+
+@pytest.mark.parametrize(("who", "status"), [("ava", 403), ("sam", 403), ("pat", 403), ("stranger", 404)])
+def test_participants_guardians_and_other_clinicians_cannot_override(
+    recorded: Session,
+    client_for: Clients,
+    ava: User,
+    who: str,
+    status: int,
+    request: pytest.FixtureRequest,
+    db_snapshot: Callable[[], dict[str, int]],
+) -> None:
+    user = UserFactory.create() if who == "stranger" else request.getfixturevalue(who)
+    record, client = _record(recorded, ava), client_for(user)
+    before = db_snapshot()
+    response = client.patch(
+        f"/api/v1/attendance/{record.pk}/", {"override_status": "attended", "reason": "Was there"}, format="json"
+    )
+    assert response.status_code == status
+    assert db_snapshot() == before
+    assert _record(recorded, ava).override_status is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"override_status": "attended"}, "reason"),
+        ({"override_status": "attended", "reason": "   "}, "reason"),
+        ({"override_status": "attended", "reason": 5}, "reason"),
+        ({"override_minutes": -1, "reason": "Typo"}, "override_minutes"),
+        ({"override_minutes": 91, "reason": "More than the session"}, "override_minutes"),
+        ({"override_minutes": "60", "reason": "A string"}, "override_minutes"),
+        ({"override_minutes": True, "reason": "A boolean"}, "override_minutes"),
+        ({"override_minutes": 60.5, "reason": "A float"}, "override_minutes"),
+        ({"override_status": "present", "reason": "Unknown"}, "override_status"),
+        ({"override_status": "excused", "reason": "She came late"}, "override_status"),
+        ({"override_status": "attended", "reason": "Ok", "attended_minutes": 90}, "attended_minutes"),
+        ({"reason": "Nothing to override"}, None),
+    ],
+)
+def test_bad_overrides_are_refused_and_change_nothing(
+    recorded: Session,
+    client_for: Clients,
+    dana: User,
+    ava: User,
+    body: dict[str, Any],
+    field: str | None,
+    db_snapshot: Callable[[], dict[str, int]],
+) -> None:
+    record, client = _record(recorded, ava), client_for(dana)  # late, not absent: it cannot be excused
+    before, rows = db_snapshot(), list(AttendanceRecord.objects.values())
+    response = client.patch(f"/api/v1/attendance/{record.pk}/", body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    if field is not None:
+        assert field in error["fields"], error
+    assert db_snapshot() == before
+    assert list(AttendanceRecord.objects.values()) == rows
+
+
+def test_an_excuse_with_minutes_is_refused(recorded: Session, client_for: Clients, dana: User, sam: User) -> None:
+    record = _record(recorded, sam)
+    response = client_for(dana).patch(
+        f"/api/v1/attendance/{record.pk}/",
+        {"override_status": "excused", "override_minutes": 30, "reason": "Excused"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert _record(recorded, sam).override_status is None
+
+
+def test_put_is_not_offered(recorded: Session, client_for: Clients, dana: User, ava: User) -> None:
+    record = _record(recorded, ava)
+    response = client_for(dana).put(f"/api/v1/attendance/{record.pk}/", {"reason": "x"}, format="json")
+    assert response.status_code == 405
