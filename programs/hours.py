@@ -17,6 +17,7 @@ otherwise ``on_track`` or ``at_risk`` by whether attended + remaining reaches th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -77,25 +78,26 @@ def scheduled_remaining_minutes(
     from_ = max(start, (now or timezone.now()).astimezone(UTC))
     if from_ >= end:
         return 0
-    spans = (
-        RosterEntry.objects.filter(
-            user=participant,
-            role=RosterRole.PARTICIPANT,
-            removed_at__isnull=True,
-            session__cancelled_at__isnull=True,
-            session__ended_at__isnull=True,
-            session__starts_at__lt=end,
-            session__ends_at__gt=from_,
-        )
-        .order_by("session__starts_at")
-        .values_list("session__starts_at", "session__ends_at")
-    )
+    spans = RosterEntry.objects.filter(
+        user=participant,
+        role=RosterRole.PARTICIPANT,
+        removed_at__isnull=True,
+        session__cancelled_at__isnull=True,
+        session__ended_at__isnull=True,
+        session__starts_at__lt=end,
+        session__ends_at__gt=from_,
+    ).values_list("session__starts_at", "session__ends_at")
+    return int(covered_time(spans, start=from_, end=end).total_seconds()) // 60
+
+
+def covered_time(spans: Iterable[tuple[datetime, datetime]], *, start: datetime, end: datetime) -> timedelta:
+    """The length of the union of ``spans`` clipped to [start, end): overlaps count once."""
     total = timedelta()
-    covered_until = from_
-    for starts_at, ends_at in spans:  # in start order: count what the earlier ones left
-        begin = max(starts_at, covered_until)
-        finish = min(ends_at, end)
+    covered_until = start
+    for span_start, span_end in sorted(spans):  # in start order: count what earlier ones left
+        begin = max(span_start, covered_until)
+        finish = min(span_end, end)
         if finish > begin:
             total += finish - begin
             covered_until = finish
-    return int(total.total_seconds()) // 60
+    return total

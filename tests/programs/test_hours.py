@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from accounts.models import User
 from programs.hours import (
     HoursStatus,
+    covered_time,
     hours_status,
     scheduled_remaining_minutes,
     week_bounds,
@@ -101,6 +102,34 @@ def test_negative_minutes_are_refused(field: str) -> None:
     values = {"required_minutes": 540, "attended_minutes": 60, "scheduled_remaining_minutes": 60, field: -1}
     with pytest.raises(ValueError, match="negative"):
         hours_status(**values, week_over=False)
+
+
+# --- the union of scheduled spans ----------------------------------------------------------
+
+ORIGIN = datetime(2026, 11, 23, 6, tzinfo=UTC)
+span_minutes = st.tuples(st.integers(-60, 600), st.integers(1, 240)).map(lambda p: (p[0], p[0] + p[1]))
+
+
+def _at(minute: int) -> datetime:
+    return ORIGIN + timedelta(minutes=minute)
+
+
+def _covered_minutes(spans: list[tuple[int, int]], lo: int, hi: int) -> int:
+    return int(covered_time([(_at(a), _at(b)) for a, b in spans], start=_at(lo), end=_at(hi)).total_seconds()) // 60
+
+
+@given(spans=st.lists(span_minutes, max_size=8), lo=st.integers(0, 300), length=st.integers(0, 400))
+def test_covered_time_is_the_union_clipped_to_the_window(spans: list[tuple[int, int]], lo: int, length: int) -> None:
+    hi = lo + length
+    minutes_covered = {m for a, b in spans for m in range(max(a, lo), min(b, hi))}
+    assert _covered_minutes(spans, lo, hi) == len(minutes_covered) <= length
+
+
+@given(spans=st.lists(span_minutes, max_size=8), data=st.data())
+def test_covered_time_ignores_order_and_repeats(spans: list[tuple[int, int]], data: st.DataObject) -> None:
+    shuffled = data.draw(st.permutations(spans))
+    assert _covered_minutes(shuffled, 0, 480) == _covered_minutes(spans, 0, 480)
+    assert _covered_minutes(spans + spans, 0, 480) == _covered_minutes(spans, 0, 480)
 
 
 # --- weeks in a time zone ------------------------------------------------------------------
