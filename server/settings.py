@@ -256,6 +256,13 @@ ATTENDANCE_EARLY_JOIN_MINUTES = env_int("ATTENDANCE_EARLY_JOIN_MINUTES", 0)
 ATTENDANCE_LATE_MINUTES = env_int("ATTENDANCE_LATE_MINUTES", 10)
 ATTENDANCE_LEFT_EARLY_MINUTES = env_int("ATTENDANCE_LEFT_EARLY_MINUTES", 10)
 ATTENDANCE_PARTIAL_BELOW_PERCENT = env_int("ATTENDANCE_PARTIAL_BELOW_PERCENT", 75)
+for _name in ("ATTENDANCE_EARLY_JOIN_MINUTES", "ATTENDANCE_LATE_MINUTES", "ATTENDANCE_LEFT_EARLY_MINUTES"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 or more, got {globals()[_name]}")
+if not 0 <= ATTENDANCE_PARTIAL_BELOW_PERCENT <= 100:
+    raise ImproperlyConfigured(
+        f"ATTENDANCE_PARTIAL_BELOW_PERCENT must be 0 to 100, got {ATTENDANCE_PARTIAL_BELOW_PERCENT}"
+    )
 # Frames kept per room in Redis for `resume`; an older gap gets a resync (fresh room.state
 # and the recent chat from PostgreSQL).
 ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
