@@ -66,6 +66,16 @@ class AttendanceOverrideSerializer(serializers.Serializer):
     override_minutes = StrictIntegerField(min_value=0, allow_null=True, required=False)
     reason = StrictCharField(max_length=2000, trim_whitespace=True)
 
+    # Never partial, although it serves a PATCH: the reason is always required, and the
+    # OpenAPI schema (which marks every PATCH body partial) says so too.
+    @property
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        pass
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "override_status" not in attrs and "override_minutes" not in attrs:
             raise serializers.ValidationError("Give override_status and/or override_minutes.")

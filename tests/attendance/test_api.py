@@ -232,3 +232,11 @@ def test_put_is_not_offered(recorded: Session, client_for: Clients, dana: User, 
     record = _record(recorded, ava)
     response = client_for(dana).put(f"/api/v1/attendance/{record.pk}/", {"reason": "x"}, format="json")
     assert response.status_code == 405
+
+
+def test_the_schema_documents_the_override_with_its_required_reason(client_for: Clients, dana: User) -> None:
+    schema = client_for(dana).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert {"get"} <= set(schema["paths"]["/api/v1/sessions/{id}/attendance/"])
+    patch = schema["paths"]["/api/v1/attendance/{id}/"]["patch"]
+    body = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][body]["required"] == ["reason"]
