@@ -240,3 +240,16 @@ def test_the_schema_documents_the_override_with_its_required_reason(client_for: 
     patch = schema["paths"]["/api/v1/attendance/{id}/"]["patch"]
     body = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert schema["components"]["schemas"][body]["required"] == ["reason"]
+
+
+def test_the_django_admin_shows_records_but_cannot_change_them(recorded: Session, ada: User, ava: User) -> None:
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    model_admin = admin.site._registry[AttendanceRecord]
+    request = RequestFactory().get("/admin/")
+    request.user = ada
+    record = _record(recorded, ava)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request, record)
+    assert not model_admin.has_delete_permission(request, record)
