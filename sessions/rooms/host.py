@@ -160,7 +160,7 @@ def _end(session_id: int, *, actor: Any | None, data: dict[str, Any] | None = No
         attendance.close_segments(session_id=session.pk, reason="session_ended")
         record(actor=actor, action="session.end", target=session, data=data)
         transaction.on_commit(functools.partial(_announce_end, session.pk))
-        transaction.on_commit(functools.partial(record_session_attendance.delay, session.pk))
+        transaction.on_commit(lambda: record_session_attendance.delay(session.pk), robust=True)
     return True
 
 

@@ -191,3 +191,16 @@ def test_ending_the_room_queues_the_task_after_commit(
             callback()
     delay.assert_called_once_with(session.pk)
     assert Session.objects.get(pk=session.pk).ended_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_failure_does_not_undo_or_break_the_end(ended_session: Callable[..., Session]) -> None:
+    """The end is committed and announced; the beat sweep records the attendance later."""
+    session = ended_session(ended_after=None)
+    with (
+        mock.patch.object(tasks.record_session_attendance, "delay", side_effect=ConnectionError("broker down")),
+        mock.patch.object(host, "_announce_end") as announce,
+    ):
+        assert host._end(session.pk, actor=None, data={"reason": "ends_at_passed"})
+    announce.assert_called_once_with(session.pk)
+    assert Session.objects.get(pk=session.pk).ended_at is not None
