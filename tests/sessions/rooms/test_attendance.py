@@ -95,5 +95,6 @@ def test_a_dead_processs_segment_ends_at_the_persons_last_heartbeat() -> None:
     assert presence.sweep_stale_presence() == 1
     (segment,) = AttendanceSegment.objects.filter(session=room.session, user=participant)
     assert segment.left_reason == "timeout"
+    assert segment.left_at is not None
     assert abs(segment.left_at.timestamp() - last_heard) < 0.001
     assert presence.sweep_stale_presence() == 0, "each departure once"
