@@ -9,13 +9,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from accounts.models import Role
+from accounts.models import ConsentScope, Role, User
 from programs import selectors, services
+from programs.hours import current_week, participant_weekly_hours, program_weekly_hours, risk_order, week_now_in
 from programs.models import Enrollment, LevelOfCare, Program
 from programs.serializers import (
     CareTransitionSerializer,
@@ -28,9 +30,27 @@ from programs.serializers import (
     ProgramSerializer,
     ProgramUpdateSerializer,
     ProgramWriteSerializer,
+    WeeklyHoursSerializer,
     WeeklyRequirementSerializer,
 )
 from server.api_helpers import IsStaffRole, request_user, user_or_refusal, users_or_refusal, validated_body
+
+WEEK_PARAMETER = OpenApiParameter(
+    "week", OpenApiTypes.STR, description="ISO week, e.g. 2026-W48 (default: this week in the program's time zone)"
+)
+HOURS_SORTS = ("risk", "participant")
+NOT_ENROLLED_THAT_WEEK = "This participant was not enrolled in a program that week."
+
+
+def week_or_none(request: Request) -> tuple[int, int] | None:
+    """The ``week`` query parameter as (year, week); absent or empty gives None."""
+    text = request.query_params.get("week")
+    if not text:
+        return None
+    try:
+        return selectors.parse_iso_week(text)
+    except ValueError as exc:
+        raise ValidationError({"week": [str(exc)]}) from exc
 
 
 class LevelOfCareViewSet(viewsets.GenericViewSet):
@@ -79,6 +99,31 @@ class ProgramViewSet(viewsets.GenericViewSet):
             )
         program = services.update_program(by=request_user(request), program=self.get_object(), changes=changes)
         return Response(ProgramSerializer(program).data)
+
+    @extend_schema(
+        parameters=[
+            WEEK_PARAMETER,
+            OpenApiParameter("sort", OpenApiTypes.STR, enum=HOURS_SORTS, description="risk (default) or participant"),
+        ],
+        responses=WeeklyHoursSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def hours(self, request: Request, pk: str) -> Response:
+        """Every participant enrolled in the program that week. Risk order: short, at_risk,
+        on_track, met, then the largest shortfall first. Its clinicians and admins only."""
+        week = week_or_none(request)
+        sort = request.query_params.get("sort") or "risk"
+        if sort not in HOURS_SORTS:
+            raise ValidationError({"sort": [f"Use one of: {', '.join(HOURS_SORTS)}."]})
+        program = self.get_object()
+        user = request_user(request)
+        if user.role != Role.ADMIN and not selectors.works_in(clinician=user, program=program):
+            raise PermissionDenied("Only the program's clinicians and admins can see its hours.")
+        year, week_number = week or week_now_in(program.time_zone)
+        rows = program_weekly_hours(program=program, year=year, week=week_number)
+        if sort == "risk":
+            rows.sort(key=risk_order)
+        return Response(WeeklyHoursSerializer(rows, many=True).data)
 
 
 class EnrollmentViewSet(viewsets.GenericViewSet):
@@ -153,3 +198,30 @@ class EnrollmentViewSet(viewsets.GenericViewSet):
             raise ValidationError({"week": [str(exc) or "Use an ISO week like 2026-W48."]}) from exc
         requirement = selectors.weekly_requirement(enrollment, year, week)
         return Response(WeeklyRequirementSerializer(requirement).data)
+
+
+class ParticipantHoursView(APIView):
+    """GET /participants/{id}/hours/?week=: the participant's week (CONTRACT.md), for the
+    participant, their clinicians, admins, and a guardian while the adolescent's consent
+    names ``hours`` (a linked guardian without it: 403; anyone else: 404)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[WEEK_PARAMETER], responses=WeeklyHoursSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        week = week_or_none(request)
+        participant = User.objects.filter(pk=pk).first()
+        if participant is None:
+            raise NotFound()
+        access = selectors.participant_record_access(
+            viewer=request_user(request), participant=participant, scope=ConsentScope.HOURS
+        )
+        if access == selectors.RecordAccess.NO_CONSENT:
+            raise PermissionDenied("The participant's consent does not share their weekly hours.")
+        if access != selectors.RecordAccess.VISIBLE:
+            raise NotFound()
+        week = week or current_week(participant=participant)
+        result = None if week is None else participant_weekly_hours(participant=participant, year=week[0], week=week[1])
+        if result is None:
+            raise NotFound(NOT_ENROLLED_THAT_WEEK)
+        return Response(WeeklyHoursSerializer(result).data)

@@ -9,6 +9,7 @@ Thursday gives 3 x 540/7 + 4 x 60/7 = 265.7 -> 266 minutes that week.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -154,8 +155,14 @@ def _daily_bounds(enrollment: Enrollment, level: LevelOfCare) -> tuple[int, int 
     return minimum, None if maximum is None else max(maximum, minimum)
 
 
-def weekly_requirement(enrollment: Enrollment, year: int, week: int) -> WeeklyRequirement:
-    transitions = list(enrollment.transitions.select_related("to_level").order_by("effective_date", "id"))
+def weekly_requirement(
+    enrollment: Enrollment, year: int, week: int, *, transitions: Sequence[CareTransition] | None = None
+) -> WeeklyRequirement:
+    """``transitions``: the enrollment's care transitions with their ``to_level``, in
+    effective order, when the caller already loaded them (a program's week loads them all
+    in one query); otherwise one query here."""
+    if transitions is None:
+        transitions = list(enrollment.transitions.select_related("to_level").order_by("effective_date", "id"))
     base = enrollment.program.level_of_care
     end = enrollment.ended_on
     total_min = Fraction(0)

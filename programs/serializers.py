@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import AgeBand
+from programs.hours import HoursStatus
 from programs.models import CareTransition, DetoxStatus, Enrollment, EnrollmentStatus, LevelOfCare, Program
 from server.input_limits import BoundedDateField, IdField
 
@@ -156,3 +157,15 @@ class WeeklyRequirementSerializer(serializers.Serializer):
     min_minutes = serializers.IntegerField()
     max_minutes = serializers.IntegerField(allow_null=True)
     levels = serializers.ListField(child=serializers.CharField(allow_blank=True))
+
+
+class WeeklyHoursSerializer(serializers.Serializer):
+    """CONTRACT.md's hours shape: exactly these keys."""
+
+    participant = serializers.IntegerField(source="participant_id")
+    week = serializers.CharField(source="label", help_text="ISO week, e.g. 2026-W48, in the program's time zone.")
+    level_of_care = serializers.CharField(help_text="The level in effect on the week's last enrolled day.")
+    required_minutes = serializers.IntegerField()
+    attended_minutes = serializers.IntegerField()
+    scheduled_remaining_minutes = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[status.value for status in HoursStatus])

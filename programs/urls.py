@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from programs import api
@@ -7,4 +8,7 @@ router.register("levels-of-care", api.LevelOfCareViewSet, basename="level-of-car
 router.register("programs", api.ProgramViewSet, basename="program")
 router.register("enrollments", api.EnrollmentViewSet, basename="enrollment")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("participants/<int:pk>/hours/", api.ParticipantHoursView.as_view(), name="participant-hours"),
+    *router.urls,
+]
