@@ -203,7 +203,8 @@ def week_now_in(time_zone: str, *, now: datetime | None = None) -> tuple[int, in
 def participant_weekly_hours(
     *, participant: User, year: int, week: int, now: datetime | None = None
 ) -> WeeklyHours | None:
-    """The participant's week, or None when they had no enrolled day in it. Five queries."""
+    """The participant's week, or None when they had no enrolled day in it. At most four
+    queries."""
     enrollment = enrollment_for_week(participant=participant, year=year, week=week)
     if enrollment is None:
         return None
@@ -213,8 +214,8 @@ def participant_weekly_hours(
 
 def program_weekly_hours(*, program: Program, year: int, week: int, now: datetime | None = None) -> list[WeeklyHours]:
     """Every participant with an enrolled day of the week in ``program``, in participant id
-    order (one row each, from the enrollment the week belongs to). Four queries, whatever
-    the number of participants."""
+    order (one row each, from the enrollment the week belongs to). At most four queries,
+    whatever the number of participants."""
     enrollments = list(
         Enrollment.objects.filter(enrolled_in_week(year, week), program=program)
         .select_related("program__level_of_care")
@@ -228,7 +229,7 @@ def weekly_hours_of(
     *, program: Program, enrollments: Sequence[Enrollment], year: int, week: int, now: datetime | None = None
 ) -> list[WeeklyHours]:
     """The week of each enrollment's participant (enrollments of ``program``, one per
-    participant), in the given order. Three queries, whatever the number:
+    participant), in the given order. At most three queries, whatever the number:
 
     - required: weekly_requirement, the level of care on each day, transitions prorated;
     - attended: the effective minutes (a clinician's override, else the computed ones) of

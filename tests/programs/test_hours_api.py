@@ -412,3 +412,28 @@ def test_the_programs_week_takes_the_same_queries_whatever_its_size(
     assert response.status_code == 200
     assert len(response.json()) == size
     assert {row["level_of_care"] for row in response.json()} == {"OP"}
+
+
+# One participant's week: the bearer token (knox: two), the participant, the viewer's
+# access check (a clinician's: one), the week's enrollment, care transitions, attended
+# minutes, remaining sessions.
+PARTICIPANT_WEEK_QUERIES = 8
+
+
+@pytest.mark.parametrize("sessions", [1, 5])
+def test_a_participants_week_takes_the_same_queries_whatever_its_sessions(
+    sessions: int,
+    sam: User,
+    dana: User,
+    sam_enrolled: Enrollment,
+    client_for: Clients,
+    django_assert_num_queries: Callable[..., Any],
+) -> None:
+    for day in range(sessions):
+        _attended(sam, datetime(2026, 11, 23 + day, 9, tzinfo=CHICAGO), 60)
+        _session(sam, datetime(2026, 11, 23 + day, 20, tzinfo=CHICAGO), 60)
+    with time_machine.travel(datetime(2026, 11, 23, 12, tzinfo=CHICAGO), tick=False):
+        client = client_for(dana)
+        with django_assert_num_queries(PARTICIPANT_WEEK_QUERIES):
+            response = _hours(client, sam)
+    assert response.json()["attended_minutes"] == 60 * sessions
