@@ -79,6 +79,21 @@ QUERY_CASES = [
         "week",
         ["9999-W52", "0001-W01", "0000-W01", "2026-W54", "2026-W00", "2026-48", "W48", "2026-Wxx"],
     ),
+    (
+        "weekly hours",
+        "get",
+        "/api/v1/participants/{other_adult}/hours/",
+        "week",
+        ["9999-W52", "0001-W01", "0000-W01", "2026-W54", "2026-W00", "2026-48", "W48", "2026-Wxx"],
+    ),
+    (
+        "program weekly hours",
+        "get",
+        "/api/v1/programs/{program}/hours/",
+        "week",
+        ["9999-W52", "0001-W01", "0000-W01", "2026-W54", "2026-W00", "2026-48", "W48", "2026-Wxx"],
+    ),
+    ("program weekly hours", "get", "/api/v1/programs/{program}/hours/", "sort", ["name", "-risk", "1"]),
     ("notifications", "get", "/api/v1/notifications/", "unread", ["yes", "1", "maybe"]),
 ]
 
