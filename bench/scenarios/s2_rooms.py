@@ -304,6 +304,7 @@ class Paired:
 def _measure_paired(
     env: fixtures.BenchEnv,
     rooms: list[fixtures.Room],
+    untuned_rooms: list[fixtures.Room],
     sizing: Sizing,
     half_rate: float,
     low: float | None,
@@ -311,7 +312,11 @@ def _measure_paired(
 ) -> Paired:
     """Fresh project, baseline and untuned project servers, all connected; a warm-up of
     each, then the alternating windows at ``half_rate`` and, if given, at ``low`` (each
-    window after a settled database; the untuned project only at ``half_rate``)."""
+    window after a settled database; the untuned project only at ``half_rate``).
+
+    The untuned project has rooms of its own: in the same rooms its Daphnes would hear the
+    tuned project's broadcasts (and it theirs) and fan every one out to their own 2,000
+    sockets, so each side's windows would carry the other's delivery work too."""
     with (
         servers.running(*_start_project(env), http_path=servers.HEALTH_PATH) as project_group,
         servers.running(*BASELINE.start(env)) as baseline_group,
@@ -323,7 +328,7 @@ def _measure_paired(
         sides = {
             "project": Side(project_group, project_pool, _connect(project_pool, project_group, rooms, True)),
             "baseline": Side(baseline_group, baseline_pool, _connect(baseline_pool, baseline_group, rooms, False)),
-            UNTUNED: Side(untuned_group, untuned_pool, _connect(untuned_pool, untuned_group, rooms, True)),
+            UNTUNED: Side(untuned_group, untuned_pool, _connect(untuned_pool, untuned_group, untuned_rooms, True)),
         }
         for side in sides.values():
             side.pool.chat(half_rate / 2, 1.0)  # warm-up, as before the other phases
@@ -531,6 +536,7 @@ def run(quick: bool = False) -> Figures:
     fixtures.flush_redis(env.redis_url)  # nothing left over from an earlier scenario
     sizing = QUICK if quick else FULL
     rooms = fixtures.create_rooms("s2", sizing.rooms, sizing.members)
+    untuned_rooms = fixtures.create_rooms("s2-untuned", sizing.rooms, sizing.members)
     figures: Figures = {
         "s2_rooms": sizing.rooms,
         "s2_members_per_room": sizing.members,
@@ -587,7 +593,7 @@ def run(quick: bool = False) -> Figures:
     paired = Paired()
     if half_rate:
         try:
-            paired = _measure_paired(env, rooms, sizing, half_rate, low, settle)
+            paired = _measure_paired(env, rooms, untuned_rooms, sizing, half_rate, low, settle)
         except Exception as exc:
             failed(figures, "s2_paired_error", exc)
     _targets(figures, project, bare, paired.half)
