@@ -3,7 +3,7 @@ whoever loses host power in a session open now has their socket there closed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 import pytest
@@ -32,6 +32,17 @@ def teen_group(dana: User, theo: User, ava: User) -> TherapyGroup:
     return make_group(program=make_program(age_band="adolescent"), lead=dana, co=[theo], members=[ava])
 
 
+def _patch_group(
+    client: APIClient, group: TherapyGroup, changes: Mapping[str, object], capture: Callable
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """PATCH the group as ``client``, its commit hooks run: the group and the revocations
+    published."""
+    with listening_for_revocations() as revocations, capture(execute=True):
+        response = client.patch(f"/api/v1/groups/{group.pk}/", changes, format="json")
+        assert response.status_code == 200, response.json()
+    return response.json(), revocations.published()
+
+
 def _sessions(group: TherapyGroup, hosts: list[User], roster: list[User]) -> dict[str, Session]:
     return {
         "past": make_session(group=group, hosts=hosts, roster=roster, starts_in=timedelta(days=-3)),
@@ -52,12 +63,12 @@ def test_removing_a_co_facilitator_ends_their_host_power_in_open_and_future_sess
     sessions = _sessions(teen_group, [dana, theo], [ava])
     theo_client = client_for(theo)
     assert theo_client.get(f"/api/v1/sessions/{sessions['open'].pk}/").status_code == 200
-    with listening_for_revocations() as revocations, django_capture_on_commit_callbacks(execute=True):
-        response = client_for(ada).patch(f"/api/v1/groups/{teen_group.pk}/", {"co_facilitators": []}, format="json")
-        assert response.status_code == 200, response.json()
-    assert response.json()["co_facilitators"] == []
+    group, published = _patch_group(
+        client_for(ada), teen_group, {"co_facilitators": []}, django_capture_on_commit_callbacks
+    )
+    assert group["co_facilitators"] == []
     # Their socket in the open adolescent room closes at once (the room closes it 4403).
-    assert revocations.published() == [_revoked(theo, sessions["open"])]
+    assert published == [_revoked(theo, sessions["open"])]
     assert _hosts(sessions["open"]) == {"dana": "lead"}
     assert _hosts(sessions["future"]) == {"dana": "lead"}
     assert _hosts(sessions["past"]) == {"dana": "lead", "theo": "co"}  # history stays
@@ -71,10 +82,10 @@ def test_a_new_co_facilitator_hosts_the_open_and_future_sessions(
 ) -> None:
     group = make_group(program=make_program(age_band="adolescent"), lead=dana, members=[ava])
     sessions = _sessions(group, [dana], [ava])
-    with listening_for_revocations() as revocations, django_capture_on_commit_callbacks(execute=True):
-        response = client_for(ada).patch(f"/api/v1/groups/{group.pk}/", {"co_facilitators": [theo.pk]}, format="json")
-        assert response.status_code == 200, response.json()
-    assert revocations.published() == []
+    _, published = _patch_group(
+        client_for(ada), group, {"co_facilitators": [theo.pk]}, django_capture_on_commit_callbacks
+    )
+    assert published == []
     assert _hosts(sessions["open"]) == {"dana": "lead", "theo": "co"}
     assert _hosts(sessions["future"]) == {"dana": "lead", "theo": "co"}
     assert _hosts(sessions["past"]) == {"dana": "lead"}
@@ -92,12 +103,9 @@ def test_a_new_lead_replaces_the_old_one_whose_socket_closes(
 ) -> None:
     sessions = _sessions(teen_group, [dana, theo], [ava])
     newcomer = UserFactory.create(username="noor")
-    with listening_for_revocations() as revocations, django_capture_on_commit_callbacks(execute=True):
-        response = client_for(ada).patch(
-            f"/api/v1/groups/{teen_group.pk}/", {"lead_facilitator": newcomer.pk}, format="json"
-        )
-        assert response.status_code == 200, response.json()
-    assert revocations.published() == [_revoked(dana, sessions["open"])]
+    changes = {"lead_facilitator": newcomer.pk}
+    _, published = _patch_group(client_for(ada), teen_group, changes, django_capture_on_commit_callbacks)
+    assert published == [_revoked(dana, sessions["open"])]
     for name in ("open", "future"):
         assert _hosts(sessions[name]) == {"noor": "lead", "theo": "co"}
     assert _hosts(sessions["past"]) == {"dana": "lead", "theo": "co"}
@@ -112,17 +120,12 @@ def test_swapping_lead_and_co_closes_the_demoted_leads_socket(
     theo: User,
     ava: User,
 ) -> None:
-    """The room holds a host's role from the handshake: a lead made co-facilitator keeps
-    the lead's controls until their socket closes (they may rejoin as co-facilitator)."""
+    """A lead made co-facilitator has their open socket closed (they may rejoin as
+    co-facilitator; the room reads who holds the controls at each action anyway)."""
     sessions = _sessions(teen_group, [dana, theo], [ava])
-    with listening_for_revocations() as revocations, django_capture_on_commit_callbacks(execute=True):
-        response = client_for(ada).patch(
-            f"/api/v1/groups/{teen_group.pk}/",
-            {"lead_facilitator": theo.pk, "co_facilitators": [dana.pk]},
-            format="json",
-        )
-        assert response.status_code == 200, response.json()
-    assert revocations.published() == [_revoked(dana, sessions["open"])]
+    changes = {"lead_facilitator": theo.pk, "co_facilitators": [dana.pk]}
+    _, published = _patch_group(client_for(ada), teen_group, changes, django_capture_on_commit_callbacks)
+    assert published == [_revoked(dana, sessions["open"])]
     for name in ("open", "future"):
         assert _hosts(sessions[name]) == {"theo": "lead", "dana": "co"}
     assert _hosts(sessions["past"]) == {"dana": "lead", "theo": "co"}
@@ -138,10 +141,10 @@ def test_renaming_a_group_leaves_hosts_and_sockets_alone(
     ava: User,
 ) -> None:
     sessions = _sessions(teen_group, [dana, theo], [ava])
-    with listening_for_revocations() as revocations, django_capture_on_commit_callbacks(execute=True):
-        response = client_for(ada).patch(f"/api/v1/groups/{teen_group.pk}/", {"title": "DBT skills"}, format="json")
-        assert response.status_code == 200
-    assert revocations.published() == []
+    _, published = _patch_group(
+        client_for(ada), teen_group, {"title": "DBT skills"}, django_capture_on_commit_callbacks
+    )
+    assert published == []
     assert _hosts(sessions["open"]) == {"dana": "lead", "theo": "co"}
 
 
