@@ -25,6 +25,7 @@ class NotificationKind(models.TextChoices):
     SESSION_CANCELLED = "session_cancelled", "Session cancelled"
     BOOKING_CONFIRMED = "booking_confirmed", "Booking confirmed"
     HOURS_AT_RISK = "hours_at_risk", "Weekly hours at risk"
+    ABSENCE_STREAK = "absence_streak", "Repeated absences (clinicians only)"
     CLINICAL_ALERT = "clinical_alert", "Clinical alert (urgent, clinicians only)"
     GUARDIAN_ACCESS_ENDED = "guardian_access_ended", "A guardian's access ended"
 
@@ -87,6 +88,13 @@ TEMPLATES: dict[str, KindTemplate] = {
         email_subject="Please check your schedule",
         email_body="Please sign in to check your schedule for the rest of this week: {link}",
         guardian_scope=ConsentScope.HOURS,
+    ),
+    NotificationKind.ABSENCE_STREAK: KindTemplate(
+        title="Repeated absences",
+        body="A participant in your care has missed several sessions in a row: {link}",
+        email_subject="Please sign in",
+        email_body="A participant in your care has missed several sessions in a row. Please sign in: {link}",
+        guardian_scope=None,  # never sent to guardians
     ),
     NotificationKind.CLINICAL_ALERT: KindTemplate(
         title="Urgent: a patient needs attention",

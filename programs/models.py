@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -64,6 +66,11 @@ class Program(models.Model):
     # The clinicians who work in the program: they enrol its participants, are their
     # primary clinicians and see its participants by id. Admins set it.
     clinicians = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="programs_staffed")
+    # When each week's hours forecast runs, in the program's time zone: an ISO weekday
+    # (1 Monday .. 7 Sunday) and a local time. From then to the week's end, a participant who
+    # cannot reach the minimum with their remaining sessions is reported to their clinician.
+    forecast_weekday = models.PositiveSmallIntegerField(default=4)
+    forecast_time = models.TimeField(default=time(12, 0))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,6 +85,9 @@ class Program(models.Model):
             models.CheckConstraint(
                 condition=Q(typical_length_weeks__gte=1) & Q(typical_length_weeks__lte=104),
                 name="typical_length_1_to_104_weeks",
+            ),
+            models.CheckConstraint(
+                condition=Q(forecast_weekday__gte=1) & Q(forecast_weekday__lte=7), name="forecast_weekday_1_to_7"
             ),
         ]
 

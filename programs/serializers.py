@@ -51,6 +51,8 @@ class ProgramSerializer(serializers.ModelSerializer):
             "minutes_per_day_target",
             "min_weekly_minutes_override",
             "clinicians",
+            "forecast_weekday",
+            "forecast_time",
         ]
         read_only_fields = fields
 
@@ -78,6 +80,9 @@ class ProgramUpdateSerializer(serializers.Serializer):
     min_weekly_minutes_override = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10080
     )
+    # When the weekly hours forecast runs, in the program's time zone (ISO weekday, local time).
+    forecast_weekday = serializers.IntegerField(required=False, min_value=1, max_value=7)
+    forecast_time = serializers.TimeField(required=False)
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):

@@ -156,6 +156,8 @@ def create_program(
 PROGRAM_EDITABLE_FIELDS = frozenset(
     {
         "clinicians",
+        "forecast_time",
+        "forecast_weekday",
         "name",
         "time_zone",
         "typical_length_weeks",

@@ -263,6 +263,11 @@ if not 0 <= ATTENDANCE_PARTIAL_BELOW_PERCENT <= 100:
     raise ImproperlyConfigured(
         f"ATTENDANCE_PARTIAL_BELOW_PERCENT must be 0 to 100, got {ATTENDANCE_PARTIAL_BELOW_PERCENT}"
     )
+# This many missed sessions in a row (excused ones aside) tell the participant's primary
+# clinician, once per streak (programs/forecasts.py).
+ABSENCE_STREAK_SESSIONS = env_int("ABSENCE_STREAK_SESSIONS", 3)
+if ABSENCE_STREAK_SESSIONS < 1:
+    raise ImproperlyConfigured(f"ABSENCE_STREAK_SESSIONS must be 1 or more, got {ABSENCE_STREAK_SESSIONS}")
 # Frames kept per room in Redis for `resume`; an older gap gets a resync (fresh room.state
 # and the recent chat from PostgreSQL).
 ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
@@ -394,6 +399,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "end-overdue-rooms": {"task": "sessions.tasks.end_overdue_rooms", "schedule": 30.0},
     # Attendance of sessions that ended without a room ending them (or whose task was lost).
     "record-missed-attendance": {"task": "attendance.tasks.record_missed_attendance", "schedule": 300.0},
+    # Each program's weekly hours forecast, from its local weekday and time on (once per
+    # participant and week: programs/forecasts.py).
+    "send-hours-forecasts": {"task": "programs.tasks.send_hours_forecasts", "schedule": 900.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""Telling a participant's clinician in time: a week that cannot reach its minimum, and a
+run of absences. Both notify through notifications.services.notify, PHI-free, once (a
+dedupe key per participant and week, or per streak), so the beat task and the attendance
+task may run as often as they like."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from attendance.models import AttendanceRecord, AttendanceStatus, OverrideStatus
+from notifications.kinds import NotificationKind
+from notifications.services import notify
+from programs.hours import HoursStatus, program_weekly_hours
+from programs.models import Enrollment, EnrollmentStatus, Program
+
+
+def forecast_moment(program: Program, year: int, week: int) -> datetime:
+    """When the program's forecast runs in that ISO week (its weekday and local time)."""
+    day = date.fromisocalendar(year, week, program.forecast_weekday)
+    return datetime.combine(day, program.forecast_time, ZoneInfo(program.time_zone))
+
+
+def send_hours_forecasts(*, now: datetime | None = None) -> int:
+    """For each program past its forecast moment this week (in its time zone), tell each
+    at-risk participant's primary clinician, once per participant and week. Returns how
+    many were told now."""
+    now = now or timezone.now()
+    told = 0
+    for program in Program.objects.select_related("level_of_care"):
+        year, week, _ = now.astimezone(ZoneInfo(program.time_zone)).isocalendar()
+        if now < forecast_moment(program, year, week):
+            continue
+        at_risk = [h.participant_id for h in program_weekly_hours(program=program, year=year, week=week, now=now)
+                   if h.status == HoursStatus.AT_RISK]  # fmt: skip
+        clinicians = {
+            enrollment.participant_id: enrollment.primary_clinician
+            for enrollment in Enrollment.objects.filter(
+                program=program, participant_id__in=at_risk, status=EnrollmentStatus.ACTIVE
+            ).select_related("primary_clinician")
+        }
+        for participant_id in at_risk:
+            if participant_id not in clinicians:
+                continue
+            sent = notify(
+                recipient=clinicians[participant_id],
+                kind=NotificationKind.HOURS_AT_RISK,
+                data={"link": f"/participants/{participant_id}/hours"},
+                dedupe_key=f"hours_at_risk:{participant_id}:{year}-W{week:02d}",
+            )
+            told += sent is not None
+    return told
+
+
+def _absent(record: AttendanceRecord) -> bool:
+    """An absence that counts towards a streak: excused ones do not."""
+    if record.override_status == OverrideStatus.EXCUSED:
+        return False
+    return (record.override_status or record.status) == AttendanceStatus.ABSENT
+
+
+def notify_absence_streaks(*, session_id: int) -> int:
+    """After a session's attendance is written: each participant absent from it whose last
+    ABSENCE_STREAK_SESSIONS sessions were all missed is reported to their primary
+    clinician, once per streak (the streak is named by its first missed session)."""
+    length = settings.ABSENCE_STREAK_SESSIONS
+    told = 0
+    absent_now = AttendanceRecord.objects.filter(session_id=session_id, user__role="participant")
+    for record in absent_now.select_related("session"):
+        if not _absent(record):
+            continue
+        history = list(
+            AttendanceRecord.objects.filter(
+                user_id=record.user_id, session__starts_at__lte=record.session.starts_at
+            ).order_by("-session__starts_at", "-session_id")[: length + 50]
+        )
+        streak = []
+        for earlier in history:
+            if not _absent(earlier):
+                break
+            streak.append(earlier)
+        if len(streak) < length:
+            continue
+        enrollment = (
+            Enrollment.objects.filter(participant_id=record.user_id, status=EnrollmentStatus.ACTIVE)
+            .select_related("primary_clinician")
+            .first()
+        )
+        if enrollment is None:
+            continue
+        sent = notify(
+            recipient=enrollment.primary_clinician,
+            kind=NotificationKind.ABSENCE_STREAK,
+            data={"link": f"/participants/{record.user_id}/hours"},
+            dedupe_key=f"absence_streak:{record.user_id}:{streak[-1].session_id}",
+        )
+        told += sent is not None
+    return told
