@@ -13,11 +13,10 @@ go to the buffer, and Twisted's ``doWrite`` meets the same error on its next pas
 closes the connection the usual way, so connection loss is still reported from the
 reactor, never from inside a protocol's ``write()``.
 
-It also gives autobahn's debug lines plain arguments (``log_args``), skips autobahn's
-per-message event when nothing listens for it (``message_event``) and lets server/ws.py
-write an open socket's frames to autobahn directly (``direct_send``). Two earlier patches
-(Twisted's log context off every read, and inbound frames unmasked in C) were removed:
-bench S1 measured no gain for either (issue 19; the figures are in the stop's note).
+It also takes Twisted's log context off every read (``log_context``), unmasks inbound
+frames in C (``unmask``), gives autobahn's debug lines plain arguments (``log_args``),
+skips autobahn's per-message event when nothing listens for it (``message_event``) and
+lets server/ws.py write an open socket's frames to autobahn directly (``direct_send``).
 
 Each patch replaces, or leans on, private code of Daphne's libraries, so each one is
 installed only over the code it was written against: the installed daphne, twisted and
@@ -27,7 +26,7 @@ two equal) and every function it replaces or relies on found, with the same sour
 left out, with one warning line naming it and why, and the stock code runs. After an
 upgrade, ``python -m server.daphne_tuning`` prints what differs; re-read the changed code
 against the patch before updating a fingerprint. ``WS_SERVER_TUNING=0`` leaves all of them
-out, ``WS_SERVER_TUNING_OFF=write,log_args`` the ones named (to measure each one's gain).
+out, ``WS_SERVER_TUNING_OFF=write,unmask`` the ones named (to measure each one's gain).
 """
 
 from __future__ import annotations
@@ -46,6 +45,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
+from websockets.frames import apply_mask
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,57 @@ def _write_at_once() -> list[Replacement]:
     return [(tcp.Server, "write", write)]
 
 
+def _reactor_calls_without_log_context() -> list[Replacement]:
+    """Twisted's asyncio reactor runs every read (and buffered write) of a connection
+    through ``log.callWithLogger``, which copies a log-context dict and pushes it on a
+    thread-local stack so that Twisted's own log lines name the connection: about a tenth
+    of a ping's CPU (bench S1). Daphne sends Twisted's log nowhere (at its default
+    verbosity, as every web process runs), and the reactor's ``_readOrWrite``, which the
+    wrapper calls, already catches a failing read or write, logs it and drops the
+    connection; so the call is made plainly."""
+    from twisted.internet import asyncioreactor
+
+    def call(logger: object, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return [(asyncioreactor, "callWithLogger", call)]
+
+
+class Unmasker:
+    """autobahn's XOR masker interface (``process``, ``pointer``, ``reset``) on the
+    ``websockets`` package's ``apply_mask`` (C). A frame's payload may arrive in several
+    reads, so the mask is rotated to where the previous part ended."""
+
+    __slots__ = ("_mask", "_ptr")
+
+    def __init__(self, mask: bytes, length: int | None = None) -> None:
+        self._mask = mask
+        self._ptr = 0
+
+    def pointer(self) -> int:
+        return self._ptr
+
+    def reset(self) -> None:
+        self._ptr = 0
+
+    def process(self, data: bytes) -> bytes:
+        shift = self._ptr & 3
+        mask = self._mask[shift:] + self._mask[:shift] if shift else self._mask
+        self._ptr += len(data)
+        return apply_mask(data, mask)
+
+
+def _unmask_with_websockets() -> list[Replacement]:
+    """Every frame a client sends is masked, and autobahn builds a masker object per
+    frame: its native (CFFI) one costs about 4 us to create and run on a ping, its pure
+    Python one about 3; ``Unmasker`` about 0.5 (bench S1: about a tenth of a ping's CPU).
+    autobahn's protocol looks ``create_xor_masker`` up at each frame (``processData``); a
+    server never masks what it sends, so only inbound frames take this."""
+    from autobahn.websocket import protocol
+
+    return [(protocol, "create_xor_masker", Unmasker)]
+
+
 def plain_type(obj: Any) -> Any:
     return getattr(obj, "__qualname__", obj)
 
@@ -240,6 +291,28 @@ PATCHES: tuple[Patch, ...] = (
             "twisted.internet.tcp:Connection.writeSomeData": "e3d4a1d1f7d66a15",
         },
         _write_at_once,
+    ),
+    Patch(
+        "log_context",
+        ("daphne", "twisted"),
+        {
+            "twisted.internet.asyncioreactor:callWithLogger": "802f8564bca3531f",
+            # Where the reactor calls it, and the call inside that catches a failing read.
+            "twisted.internet.asyncioreactor:AsyncioSelectorReactor.addReader": "8a0c860dba6c1786",
+            "twisted.internet.asyncioreactor:AsyncioSelectorReactor.addWriter": "dfe6b735cb8a4d16",
+            "twisted.internet.asyncioreactor:AsyncioSelectorReactor._readOrWrite": "2e9bc5e808046da4",
+        },
+        _reactor_calls_without_log_context,
+    ),
+    Patch(
+        "unmask",
+        ("daphne", "autobahn"),
+        {
+            "autobahn.websocket.protocol:create_xor_masker": "240d02cb93d1dbef",
+            # The one caller on a server's path, and how it uses the masker.
+            "autobahn.websocket.protocol:WebSocketProtocol.processData": "3ac2ab517b34f9a9",
+        },
+        _unmask_with_websockets,
     ),
     Patch(
         "log_args",

@@ -234,8 +234,8 @@ REALTIME_TICKET_TTL_SECONDS = env_int("REALTIME_TICKET_TTL_SECONDS", 60)
 
 # --- Live rooms --------------------------------------------------------------------------
 # The web process's frame-path patches to Daphne, Twisted and autobahn (server/daphne_tuning.py):
-# 0 leaves all of them out; WS_SERVER_TUNING_OFF names some to leave out (write, log_args,
-# message_event, direct_send), to measure each one's gain. Each is also left
+# 0 leaves all of them out; WS_SERVER_TUNING_OFF names some to leave out (write, log_context,
+# unmask, log_args, message_event, direct_send), to measure each one's gain. Each is also left
 # out, with a warning, when the installed libraries are not the code it was written against.
 WS_SERVER_TUNING = env_bool("WS_SERVER_TUNING", True)
 WS_SERVER_TUNING_OFF = env_list("WS_SERVER_TUNING_OFF", [])

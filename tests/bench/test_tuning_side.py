@@ -18,7 +18,7 @@ def test_a_side_is_started_with_every_patch_with_none_or_without_the_named_ones(
     # Set either way, so a WS_SERVER_TUNING in the bench's own environment changes nothing.
     assert tuning_env(None) == {"WS_SERVER_TUNING": "1", "WS_SERVER_TUNING_OFF": ""}
     assert tuning_env("all") == {"WS_SERVER_TUNING": "0", "WS_SERVER_TUNING_OFF": ""}
-    assert tuning_env("write,log_args") == {"WS_SERVER_TUNING": "1", "WS_SERVER_TUNING_OFF": "write,log_args"}
+    assert tuning_env("write,unmask") == {"WS_SERVER_TUNING": "1", "WS_SERVER_TUNING_OFF": "write,unmask"}
     assert tuning_description("all") == "WS_SERVER_TUNING=0"
     assert tuning_description("write") == "WS_SERVER_TUNING=1 WS_SERVER_TUNING_OFF=write"
 

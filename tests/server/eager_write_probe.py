@@ -19,6 +19,8 @@ asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 import daphne.server  # noqa: E402,F401  (installs Twisted's asyncio reactor, as serve.py does)
 from twisted.internet import protocol  # noqa: E402
 from twisted.internet import reactor as _reactor  # noqa: E402
+from twisted.python import context  # noqa: E402
+from twisted.python.log import ILogContext  # noqa: E402
 
 from server import daphne_tuning  # noqa: E402
 
@@ -70,6 +72,8 @@ class Receiver(Probe):
         self.chunks: list[bytes] = []
 
     def dataReceived(self, data: bytes) -> None:
+        # Reads run without a Twisted log context of their own: the default one.
+        report.setdefault("read_log_context", context.get(ILogContext)["system"])
         self.chunks.append(data)
 
     def connectionLost(self, reason: object = None) -> None:

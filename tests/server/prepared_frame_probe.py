@@ -1,7 +1,7 @@
 """Run as ``python -m tests.server.prepared_frame_probe``: a room broadcast's prepared
 frame (server.ws.PreparedFrame, RealtimeConsumer.send_prepared) against autobahn's own
 ``sendMessage`` on a server protocol over an in-memory transport, masked client frames
-read back, autobahn's "message" event with and
+read through server/daphne_tuning.py's unmasker, autobahn's "message" event with and
 without a listener, and the arguments autobahn gives its debug line for a frame it sends
 (before and after the tuning), printing one JSON object of what it saw.
 
@@ -134,6 +134,8 @@ async def main() -> dict[str, Any]:
         for index in range(len(data)):
             reader.dataReceived(data[index : index + 1])
     report["masked_frames_read_back"] = reader.messages == [text.encode() for text in TEXTS] * 2
+    reader.dataReceived(wire_bytes[0][:-1])  # a frame begun: its masker is the C one
+    report["frame_masker"] = type(reader.current_frame_masker).__name__
 
     # autobahn's "message" event: skipped with no listener (Daphne registers none), fired
     # as before with one.

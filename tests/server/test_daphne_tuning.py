@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import json
 import logging
 import os
@@ -26,12 +27,15 @@ import txaio
 from autobahn.twisted import websocket as twisted_websocket  # noqa: F401  (txaio on Twisted, as under Daphne)
 from autobahn.util import ObservableMixin
 from autobahn.websocket import protocol
+from autobahn.websocket.xormasker import create_xor_masker
 from django.core.exceptions import ImproperlyConfigured
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from server import daphne_tuning
-from server.daphne_tuning import PATCHES
+from server.daphne_tuning import PATCHES, Unmasker
 from server.embedded import BASE_DIR
 
 PATCH_NAMES = [patch.name for patch in PATCHES]
@@ -68,8 +72,9 @@ def test_writes_go_out_at_once_in_order_and_failures_reach_the_reactor() -> None
     assert report["connection_lost_reported"] is True
 
 
-def test_a_failing_read_still_drops_its_connection() -> None:
+def test_reads_run_without_a_log_context_and_a_failing_read_still_drops_its_connection() -> None:
     report = _probe("tests.server.eager_write_probe")
+    assert report["read_log_context"] == "-"  # Twisted's default, not the connection's prefix
     assert report["failing_read_dropped_the_connection"] is True
 
 
@@ -84,7 +89,7 @@ def test_frames_go_to_the_open_connection_as_autobahn_frames_them_and_closing_so
     assert report["text_sent_as_autobahn_frames_it"] is True
     assert report["closing_takes_the_asgi_send"] is True
     assert report["closing_wrote_nothing"] is True
-    # Masked client frames, whole and split byte by byte, read back.
+    # Masked client frames, whole and split byte by byte, read back through the unmasker.
     assert report["masked_frames_read_back"] is True
 
 
@@ -97,6 +102,15 @@ def test_a_message_skips_autobahns_event_only_when_nothing_listens() -> None:
     assert report["listener_heard"] is True
 
 
+@settings(max_examples=300, deadline=None)
+@given(mask=st.binary(min_size=4, max_size=4), payload=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300)))
+def test_unmasker_matches_autobahn_for_payloads_split_anywhere(mask: bytes, payload: bytes, cuts: list[int]) -> None:
+    ours, autobahns = Unmasker(mask, len(payload)), create_xor_masker(mask, len(payload))
+    pieces = [payload[start:end] for start, end in itertools.pairwise([0, *sorted(cuts), len(payload)])]
+    assert b"".join(ours.process(piece) for piece in pieces) == autobahns.process(payload)
+    assert ours.pointer() == len(payload)
+
+
 def test_log_arguments_of_a_sent_frame_are_the_plain_values_with_the_tuning() -> None:
     report = _probe("tests.server.prepared_frame_probe")
     # Stock autobahn colours a string for each argument, for a line its logger drops.
@@ -104,6 +118,10 @@ def test_log_arguments_of_a_sent_frame_are_the_plain_values_with_the_tuning() ->
     assert isinstance(report["log_args_stock"]["data_len"], str)
     # Tuned: the values themselves, nothing built.
     assert report["log_args_tuned"] == {"func": "WebSocketProtocol.sendData", "data_len": 3, "peer_unchanged": True}
+
+
+def test_inbound_frames_are_unmasked_by_the_c_unmasker_with_the_tuning() -> None:
+    assert _probe("tests.server.prepared_frame_probe")["frame_masker"] == "Unmasker"
 
 
 def test_plain_log_arguments_take_what_autobahns_take() -> None:
@@ -269,10 +287,11 @@ def test_a_patch_over_changed_code_is_left_out_with_one_warning(
 def test_a_patch_whose_target_is_gone_is_left_out_with_one_warning(
     fresh_install: Recorder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.delattr(protocol, "hlval")
-    assert "log_args" not in daphne_tuning.install(apply=fresh_install)
+    monkeypatch.delattr(protocol, "create_xor_masker")
+    assert "unmask" not in daphne_tuning.install(apply=fresh_install)
     assert _warnings(caplog) == [
-        "Daphne tuning 'log_args' left out, stock behaviour kept: autobahn.websocket.protocol:hlval is missing"
+        "Daphne tuning 'unmask' left out, stock behaviour kept: "
+        "autobahn.websocket.protocol:create_xor_masker is missing"
     ]
 
 
@@ -280,8 +299,8 @@ def test_a_patch_whose_target_is_gone_is_left_out_with_one_warning(
     ("distribution", "release", "left_out"),
     [
         ("daphne", "4.3.0", PATCH_NAMES),
-        ("twisted", "27.1.0", ["write"]),
-        ("autobahn", "26.9.1", ["log_args", "message_event", "direct_send"]),
+        ("twisted", "27.1.0", ["write", "log_context"]),
+        ("autobahn", "26.9.1", ["unmask", "log_args", "message_event", "direct_send"]),
     ],
 )
 def test_patches_are_left_out_for_a_library_release_outside_the_pinned_range(
@@ -313,7 +332,12 @@ def test_tuning_off_installs_none(fresh_install: Recorder, caplog: pytest.LogCap
 
 
 def test_patches_named_off_are_left_out(fresh_install: Recorder) -> None:
-    assert daphne_tuning.install(off=["write", "log_args"], apply=fresh_install) == ["message_event", "direct_send"]
+    assert daphne_tuning.install(off=["write", "unmask"], apply=fresh_install) == [
+        "log_context",
+        "log_args",
+        "message_event",
+        "direct_send",
+    ]
 
 
 def test_an_unknown_patch_name_fails_loudly(fresh_install: Recorder) -> None:
@@ -327,7 +351,7 @@ def test_an_unknown_patch_name_fails_loudly(fresh_install: Recorder) -> None:
     [
         ({}, PATCH_NAMES),
         ({"WS_SERVER_TUNING": "0"}, []),
-        ({"WS_SERVER_TUNING_OFF": "write,log_args"}, ["message_event", "direct_send"]),
+        ({"WS_SERVER_TUNING_OFF": "write,unmask"}, ["log_context", "log_args", "message_event", "direct_send"]),
     ],
     ids=["default", "WS_SERVER_TUNING=0", "WS_SERVER_TUNING_OFF"],
 )

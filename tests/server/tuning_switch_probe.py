@@ -15,12 +15,14 @@ from typing import Any
 def main() -> dict[str, Any]:
     from autobahn.twisted import websocket as twisted_websocket
     from autobahn.websocket import protocol
-    from twisted.internet import tcp
+    from twisted.internet import asyncioreactor, tcp
 
     from server import daphne_tuning, serve
 
     patched: dict[str, list[tuple[Any, str]]] = {
         "write": [(tcp.Server, "write")],
+        "log_context": [(asyncioreactor, "callWithLogger")],
+        "unmask": [(protocol, "create_xor_masker")],
         "log_args": [(module, name) for module in (protocol, twisted_websocket) for name in ("hltype", "hlval")],
         "message_event": [(protocol.WebSocketProtocol, "onMessageEnd")],
         "direct_send": [(daphne_tuning, "direct_send")],
