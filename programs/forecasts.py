@@ -5,7 +5,9 @@ task may run as often as they like."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime
+from itertools import takewhile
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -65,34 +67,36 @@ def _absent(record: AttendanceRecord) -> bool:
 def notify_absence_streaks(*, session_id: int) -> int:
     """After a session's attendance is written: each participant absent from it whose last
     ABSENCE_STREAK_SESSIONS sessions were all missed is reported to their primary
-    clinician, once per streak (the streak is named by its first missed session)."""
-    length = settings.ABSENCE_STREAK_SESSIONS
+    clinician, once per streak (the streak is named by its first missed session). Three
+    queries, whatever the number absent, besides the notifications."""
+    absent = [
+        record
+        for record in AttendanceRecord.objects.filter(session_id=session_id, user__role="participant").select_related(
+            "session"
+        )
+        if _absent(record)
+    ]
+    if not absent:
+        return 0
+    absent_ids = [record.user_id for record in absent]
+    histories: dict[int, list[AttendanceRecord]] = defaultdict(list)  # newest first
+    for earlier in AttendanceRecord.objects.filter(
+        user_id__in=absent_ids, session__starts_at__lte=absent[0].session.starts_at
+    ).order_by("user_id", "-session__starts_at", "-session_id"):
+        histories[earlier.user_id].append(earlier)
+    clinicians = {
+        enrollment.participant_id: enrollment.primary_clinician
+        for enrollment in Enrollment.objects.filter(
+            participant_id__in=absent_ids, status=EnrollmentStatus.ACTIVE
+        ).select_related("primary_clinician")
+    }
     told = 0
-    absent_now = AttendanceRecord.objects.filter(session_id=session_id, user__role="participant")
-    for record in absent_now.select_related("session"):
-        if not _absent(record):
-            continue
-        history = list(
-            AttendanceRecord.objects.filter(
-                user_id=record.user_id, session__starts_at__lte=record.session.starts_at
-            ).order_by("-session__starts_at", "-session_id")[: length + 50]
-        )
-        streak = []
-        for earlier in history:
-            if not _absent(earlier):
-                break
-            streak.append(earlier)
-        if len(streak) < length:
-            continue
-        enrollment = (
-            Enrollment.objects.filter(participant_id=record.user_id, status=EnrollmentStatus.ACTIVE)
-            .select_related("primary_clinician")
-            .first()
-        )
-        if enrollment is None:
+    for record in absent:
+        streak = list(takewhile(_absent, histories[record.user_id]))
+        if len(streak) < settings.ABSENCE_STREAK_SESSIONS or record.user_id not in clinicians:
             continue
         sent = notify(
-            recipient=enrollment.primary_clinician,
+            recipient=clinicians[record.user_id],
             kind=NotificationKind.ABSENCE_STREAK,
             data={"link": f"/participants/{record.user_id}/hours"},
             dedupe_key=f"absence_streak:{record.user_id}:{streak[-1].session_id}",

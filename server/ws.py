@@ -7,7 +7,7 @@ import contextlib
 import functools
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -141,7 +141,7 @@ def error_frame(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
 
 
-def dumps(frame: dict[str, Any]) -> str:
+def dumps(frame: Mapping[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 

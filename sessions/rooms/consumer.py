@@ -190,7 +190,7 @@ class SessionRoomConsumer(RealtimeConsumer):
     # Outbound -----------------------------------------------------------------------------
 
     async def send_frame(self, frame: Mapping[str, Any]) -> None:
-        await self.send(dumps(frame))  # type: ignore[arg-type]
+        await self.send(dumps(frame))
 
     async def send_state(self, fresh: events.RoomState) -> None:
         assert self.view is not None

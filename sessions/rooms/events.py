@@ -325,7 +325,7 @@ def chat_line(
 
 
 def chat_message(line: ChatLine) -> ChatMessage:
-    """Key order matters: "type" first (store.LogEntry.is_chat reads the text's start)."""
+    """Key order matters: "type" first (resume.py tells chat lines in the log by the text's start)."""
     return {"type": "chat.message", **line}
 
 

@@ -16,7 +16,7 @@ of the same id publishes nothing and returns the first seq: a line is broadcast 
 however many processes re-send it.
 
 Log and channel entries look like ``<seq>\\t<audience>\\t<control>\\n<frame json>``;
-audience says who sees the frame (see ``RoomConsumer.wants``), control is an optional
+audience says who sees the frame (see ``members.SocketView.sees``), control is an optional
 small JSON object that changes socket state (admit, remove, end, breakouts).
 """
 
