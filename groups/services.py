@@ -107,9 +107,10 @@ def update_group(*, by: User, group: TherapyGroup, changes: dict[str, Any]) -> T
 
 def _sync_session_hosts(*, group: TherapyGroup, hosts: dict[int, str], now: datetime) -> None:
     """The group's facilitators become the hosts of each of its sessions not yet ended
-    (open now or to come); ended ones keep who ran them. A room takes a host's role from
-    the handshake, so whoever loses a host role, or the lead's, in a session open now has
-    their socket there closed; they may come back as whatever they now are."""
+    (open now or to come); ended ones keep who ran them. A room reads who holds the host
+    controls at each action, but a socket keeps the role it was shown at the handshake, so
+    whoever loses a host role, or the lead's, in a session open now has their socket there
+    closed; they may come back as whatever they now are."""
     sessions = _sessions_not_ended(group, now)
     rows = SessionFacilitator.objects.filter(session__in=sessions)
     for row in rows.select_related("session"):
