@@ -141,6 +141,7 @@ class SessionViewSet(viewsets.GenericViewSet):
             ),
             clinician=get_object_or_404(User, pk=data["clinician"]) if "clinician" in data else None,
             admit_directly=data["admit_directly"],
+            service=data.get("service"),
         )
         return Response(
             SessionSerializer(session, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED

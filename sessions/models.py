@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -21,6 +22,35 @@ class SessionKind(models.TextChoices):
 SCHEDULABLE_KINDS = [("group", "Group"), ("individual", "Individual")]
 
 
+class SessionService(models.TextChoices):
+    """The service a session delivers, which a bill is built from (CLINICAL.md
+    "Modalities"). The billing export lists the services a participant attended each day."""
+
+    GROUP_THERAPY = "group_therapy", "Group therapy"
+    INDIVIDUAL_THERAPY = "individual_therapy", "Individual therapy"
+    FAMILY_THERAPY = "family_therapy", "Family therapy"
+    PSYCHOEDUCATION = "psychoeducation", "Psychoeducation"
+    MEDICATION_MANAGEMENT = "medication_management", "Medication management"
+    SKILLS_GROUP = "skills_group", "Skills group (CBT, DBT)"
+    HOLISTIC = "holistic", "Holistic (art, mindfulness, yoga)"
+
+
+# The service of a session or schedule made without one: its kind's plain therapy.
+DEFAULT_SERVICE_BY_KIND = {
+    "group": SessionService.GROUP_THERAPY,
+    "individual": SessionService.INDIVIDUAL_THERAPY,
+    "family": SessionService.FAMILY_THERAPY,
+}
+
+
+def default_service(kind: str) -> str:
+    return DEFAULT_SERVICE_BY_KIND[kind].value
+
+
+def _service_is_known(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(service__in=SessionService.values), name=name)
+
+
 class SessionStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     OPEN = "open", "Open"
@@ -34,6 +64,8 @@ class RecurringSchedule(models.Model):
     stays 17:00 local across DST changes."""
 
     kind = models.CharField(max_length=16, choices=SCHEDULABLE_KINDS)
+    # Copied to every occurrence; empty on save means the kind's default (default_service).
+    service = models.CharField(max_length=32, choices=SessionService.choices)
     title = models.CharField(max_length=200)
     group = models.ForeignKey(
         "groups.TherapyGroup", null=True, blank=True, on_delete=models.PROTECT, related_name="schedules"
@@ -67,14 +99,23 @@ class RecurringSchedule(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")), name="schedule_ends_after_start"
             ),
+            _service_is_known("schedule_service_known"),
         ]
 
     def __str__(self) -> str:
         return f"schedule #{self.pk}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Callers that predate services (and factories) name none: the kind decides.
+        self.service = self.service or default_service(self.kind)
+        super().save(*args, **kwargs)
+
 
 class Session(models.Model):
     kind = models.CharField(max_length=16, choices=SessionKind.choices)
+    # What a bill is built from; empty on save means the kind's default (default_service).
+    # bulk_create skips save(): a trigger gives such rows the same default (migration 0007).
+    service = models.CharField(max_length=32, choices=SessionService.choices)
     title = models.CharField(max_length=200, help_text="Clinical title; never sent outside the system.")
     group = models.ForeignKey(
         "groups.TherapyGroup", null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
@@ -99,10 +140,15 @@ class Session(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="session_ends_after_start"),
             models.CheckConstraint(condition=~Q(kind="group") | Q(group__isnull=False), name="group_session_has_group"),
+            _service_is_known("session_service_known"),
         ]
 
     def __str__(self) -> str:
         return f"session #{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.service = self.service or default_service(self.kind)
+        super().save(*args, **kwargs)
 
     def opens_at(self) -> datetime:
         return self.starts_at - timedelta(minutes=settings.SESSION_OPEN_LEAD_MINUTES)

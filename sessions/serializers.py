@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from rest_framework import serializers
 
 from server.input_limits import BoundedDateField, BoundedDateTimeField, IdField
-from sessions.models import SCHEDULABLE_KINDS, RecurringSchedule, Session
+from sessions.models import SCHEDULABLE_KINDS, RecurringSchedule, Session, SessionService
 
 
 class LocalDateTimeField(serializers.DateTimeField):
@@ -25,12 +25,15 @@ class SessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Session
-        fields = ["id", "kind", "title", "starts_at", "ends_at", "status", "group"]
+        fields = ["id", "kind", "service", "title", "starts_at", "ends_at", "status", "group"]
         read_only_fields = fields
 
 
 class SessionWriteSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SCHEDULABLE_KINDS)
+    service = serializers.ChoiceField(
+        choices=SessionService.choices, required=False, help_text="Default: the kind's (group -> group_therapy, ...)."
+    )
     title = serializers.CharField(max_length=200)
     starts_at = BoundedDateTimeField(required=False)
     local_date = BoundedDateField(required=False)
@@ -61,6 +64,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "kind",
+            "service",
             "title",
             "group",
             "participant",
@@ -78,6 +82,11 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
 class ScheduleWriteSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SCHEDULABLE_KINDS)
+    service = serializers.ChoiceField(
+        choices=SessionService.choices,
+        required=False,
+        help_text="What its sessions deliver; copied to each. Default: the kind's.",
+    )
     title = serializers.CharField(max_length=200)
     weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=7), min_length=1, max_length=7

@@ -18,6 +18,7 @@ from accounts.models import Role, User, validate_time_zone
 from accounts.services import ensure_admin
 from audit import services as audit
 from groups.models import TherapyGroup
+from notifications.session_cancelled import notify_cancelled_on_commit
 from programs.selectors import treats
 from programs.services import NO_SUCH_PARTICIPANT, refuse_person
 from server.errors import Conflict
@@ -30,7 +31,9 @@ from sessions.models import (
     Session,
     SessionFacilitator,
     SessionKind,
+    SessionService,
     SessionStatus,
+    default_service,
 )
 
 SCHEDULE_HORIZON_DAYS = 28
@@ -51,6 +54,15 @@ def local_time_exists(day: date, clock: time, zone: str) -> bool:
     local = datetime.combine(day, clock, tzinfo=ZoneInfo(zone))
     round_trip = local.astimezone(UTC).astimezone(ZoneInfo(zone))
     return round_trip.replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+def _service_for(kind: str, service: str | None) -> str:
+    """The service asked for, or the kind's default (group -> group therapy, ...)."""
+    if service is None:
+        return default_service(kind)
+    if service not in SessionService.values:
+        raise ValidationError({"service": f"Use one of: {', '.join(SessionService.values)}."})
+    return service
 
 
 def _check_time_zone(zone: str) -> None:
@@ -146,7 +158,9 @@ def create_schedule(
     participant: User | None = None,
     clinician: User | None = None,
     time_zone: str | None = None,
+    service: str | None = None,
 ) -> RecurringSchedule:
+    """``service``: what its sessions deliver (SessionService); by default the kind's."""
     ensure_admin(by)
     days = sorted(set(weekdays))
     if not days or any(day < 1 or day > 7 for day in days):
@@ -170,6 +184,7 @@ def create_schedule(
     _check_time_zone(zone)
     schedule = RecurringSchedule(
         kind=kind,
+        service=_service_for(kind, service),
         title=title,
         group=group if kind == SessionKind.GROUP else None,
         participant=participant if kind == SessionKind.INDIVIDUAL else None,
@@ -185,7 +200,9 @@ def create_schedule(
     with transaction.atomic():
         _check_no_facilitator_overlap(schedule, _schedule_people(schedule))
         schedule.save()
-        audit.record(actor=by, action="schedule.create", target=schedule, data={"kind": kind})
+        audit.record(
+            actor=by, action="schedule.create", target=schedule, data={"kind": kind, "service": schedule.service}
+        )
     return schedule
 
 
@@ -203,8 +220,10 @@ def cancel_schedule(*, by: User, schedule: RecurringSchedule) -> RecurringSchedu
         for session in not_started.filter(ended_at__isnull=True):
             if session.status_at(now) == SessionStatus.OPEN:
                 close_session_sockets_on_commit(session.pk, reason="session_cancelled")
+        cancelled = list(not_started.values_list("pk", flat=True))
         not_started.update(cancelled_at=now)
         audit.record(actor=by, action="schedule.cancel", target=schedule)
+        notify_cancelled_on_commit(session_ids=cancelled, by=by)
     return schedule
 
 
@@ -271,6 +290,7 @@ def generate_occurrences(*, schedule: RecurringSchedule, first_day: date, last_d
                     _create_session_with_people(
                         session=Session(
                             kind=schedule.kind,
+                            service=schedule.service,
                             title=schedule.title,
                             group=schedule.group,
                             schedule=schedule,
@@ -347,7 +367,9 @@ def create_single_session(
     participant: User | None = None,
     clinician: User | None = None,
     admit_directly: bool = False,
+    service: str | None = None,
 ) -> Session:
+    """``service``: what the session delivers (SessionService); by default the kind's."""
     start = _resolve_start(starts_at, local_start)
     if ends_at is None:
         if duration_minutes is None:
@@ -371,6 +393,7 @@ def create_single_session(
         roster = [participant]
     else:
         raise ValidationError({"kind": "Family sessions are booked through bookings."})
+    service = _service_for(kind, service)
     ensure_can_manage_sessions_of(user=by, facilitators=[person for person, _ in facilitators])
     if kind == SessionKind.INDIVIDUAL and by.role != Role.ADMIN and not treats(clinician=by, participant=roster[0]):
         # Else any clinician could put any participant on a session of theirs, and see it.
@@ -379,6 +402,7 @@ def create_single_session(
         session = _create_session_with_people(
             session=Session(
                 kind=kind,
+                service=service,
                 title=title,
                 group=group if kind == SessionKind.GROUP else None,
                 starts_at=start,
@@ -388,23 +412,39 @@ def create_single_session(
             facilitators=facilitators,
             roster=roster,
         )
-        audit.record(actor=by, action="session.create", target=session, data={"kind": kind})
+        audit.record(actor=by, action="session.create", target=session, data={"kind": kind, "service": service})
     return session
 
 
 def cancel_session(*, by: User, session: Session) -> Session:
     """Cancels one occurrence; the schedule and its other occurrences are untouched."""
     ensure_can_manage_sessions_of(user=by, facilitators=session_facilitators(session))
-    status = session.status
-    if status in (SessionStatus.CANCELLED, SessionStatus.ENDED):
-        raise Conflict(f"This session is already {status}.", code=f"session_{status}")
+    return mark_session_cancelled(by=by, session=session)
+
+
+def mark_session_cancelled(*, by: User, session: Session) -> Session:
+    """cancel_session's write, for callers that decided who may cancel their own way
+    (bookings.services: the family who booked). A booked family session's booking is
+    cancelled with it, so its slot is free again. Its people hear after commit."""
+    from bookings.models import Booking  # bookings builds on sessions, not the reverse
+
     with transaction.atomic():
+        # Locked and read again, so two cancellations at once cancel (and notify) once.
+        session = Session.objects.select_for_update().get(pk=session.pk)
+        status = session.status
+        if status in (SessionStatus.CANCELLED, SessionStatus.ENDED):
+            raise Conflict(f"This session is already {status}.", code=f"session_{status}")
         session.cancelled_at = timezone.now()
         session.save(update_fields=["cancelled_at"])
+        if session.kind == SessionKind.FAMILY:
+            Booking.objects.filter(session=session, cancelled_at__isnull=True).update(
+                cancelled_at=session.cancelled_at, cancelled_by=by
+            )
         audit.record(actor=by, action="session.cancel", target=session)
         # Whoever is in the room, hosts included; a session not yet open has nobody, and
         # one publish is cheaper than asking.
         close_session_sockets_on_commit(session.pk, reason="session_cancelled")
+        notify_cancelled_on_commit(session_ids=[session.pk], by=by)
     return session
 
 
@@ -413,6 +453,9 @@ def move_session(*, by: User, session: Session, starts_at: datetime, ends_at: da
     ensure_can_manage_sessions_of(user=by, facilitators=session_facilitators(session))
     if session.status != SessionStatus.SCHEDULED:
         raise Conflict("Only a session that has not opened can be moved.", code="session_not_scheduled")
+    if session.kind == SessionKind.FAMILY and hasattr(session, "booking"):
+        # Its booking holds the clinician's time too: rescheduling moves both, checked.
+        raise Conflict("A booked family session is moved by rescheduling its booking.", code="booking_reschedule")
     if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
         raise ValidationError({"starts_at": "Give times with their UTC offset."})
     _check_duration(starts_at, ends_at)

@@ -46,8 +46,10 @@ def test_list_shape_matches_the_contract(client_for: Clients, ava: User, group_s
     response = client_for(ava).get("/api/v1/sessions/")
     assert response.status_code == 200
     [item] = response.json()
-    assert set(item) == {"id", "kind", "title", "starts_at", "ends_at", "status", "group"}
+    # CONTRACT.md's keys, plus the service a bill is built from (added; the kind's default).
+    assert set(item) == {"id", "kind", "service", "title", "starts_at", "ends_at", "status", "group"}
     assert item["kind"] == "group" and item["status"] == "scheduled" and item["group"] == group_session.group_id
+    assert item["service"] == "group_therapy"
     # ISO 8601 with the offset of the caller's zone (ava: America/New_York).
     assert item["starts_at"][-6:] in ("-05:00", "-04:00")
 
