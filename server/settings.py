@@ -402,6 +402,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Each program's weekly hours forecast, from its local weekday and time on (once per
     # participant and week: programs/forecasts.py).
     "send-hours-forecasts": {"task": "programs.tasks.send_hours_forecasts", "schedule": 900.0},
+    # Idempotency-Key records older than 24 h (an expired key is already treated as new).
+    "delete-expired-idempotency-keys": {"task": "bookings.tasks.delete_expired_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------
