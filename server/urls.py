@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("sessions.urls")),
     path("", include("notifications.urls")),
     path("", include("attendance.urls")),
+    path("", include("bookings.urls")),
 ]
 
 urlpatterns = [
