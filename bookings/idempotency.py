@@ -1,10 +1,11 @@
-"""Idempotency-Key for POSTs that create something: a retried request gets the first
-answer instead of doing the work twice.
+"""Idempotency-Key for POSTs that create something: a retried request gets the first answer
+instead of doing the work twice.
 
-Per caller, endpoint (``scope``) and key, the first answer (status and body, errors
-included, server errors excepted) is stored in an IdempotencyRecord. The same key and body
-get it again; the same key with another body is a 422; a key older than KEY_TTL is free
-again (treated as new; a beat task deletes expired rows).
+Per caller, endpoint (``scope``) and key, the first successful answer (status and body) is
+stored in an IdempotencyRecord. The same key and body get it again; the same key with
+another body is a 422; a key older than KEY_TTL is free again (treated as new; a beat task
+deletes expired rows). A refused request (4xx) did nothing and stores nothing, so its retry
+is answered afresh, and bad input changes no row.
 
 Two requests with the same key at once: each takes a PostgreSQL advisory lock named by
 (user, scope, key) before reading the record, in the transaction that does the work and
@@ -21,10 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
-from django.http import Http404
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -32,7 +30,7 @@ from rest_framework.response import Response
 
 from bookings.models import IdempotencyRecord
 from server.api_helpers import request_user
-from server.errors import NamedError, api_exception_handler
+from server.errors import NamedError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -41,8 +39,6 @@ KEY_TTL = timedelta(hours=24)
 # Visible ASCII: a UUID, a ULID or any client's random string fits; control characters,
 # spaces and non-ASCII do not.
 _KEY_PATTERN = re.compile(r"^[\x21-\x7e]+$")
-# Statuses not kept: a throttled request did no work, and a server error may not recur.
-_NOT_STORED = {status.HTTP_429_TOO_MANY_REQUESTS}
 _SWEEP_BATCH = 5000
 
 
@@ -84,19 +80,6 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _answer(request: Request, run: Callable[[], Response]) -> Response:
-    """``run``'s response, or the error envelope of what it raised (kept like a response)."""
-    try:
-        # A savepoint: a refused request rolls its own work back, and the record of the
-        # refusal is still stored in the outer transaction.
-        with transaction.atomic():
-            return run()
-    except (exceptions.APIException, DjangoValidationError, DjangoPermissionDenied, Http404) as exc:
-        response = api_exception_handler(exc, {"request": request})
-        assert response is not None
-        return response
-
-
 def replay_or_run(
     *, request: Request, scope: str, run: Callable[[], Response], now: datetime | None = None
 ) -> Response:
@@ -115,8 +98,9 @@ def replay_or_run(
             if record.request_digest != digest:
                 raise IdempotencyKeyReused()
             return _replay(record)
-        response = _answer(request, run)
-        if response.status_code < 500 and response.status_code not in _NOT_STORED:
+        # An error raised here rolls the whole transaction back: nothing is stored.
+        response = run()
+        if status.is_success(response.status_code):
             IdempotencyRecord.objects.create(
                 user=user,
                 scope=scope,
