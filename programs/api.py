@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ConsentScope, Role, User
-from programs import selectors, services
+from programs import billing_services, selectors, services
 from programs.hours import current_week, participant_weekly_hours, program_weekly_hours, risk_order, week_now_in
-from programs.models import Enrollment, LevelOfCare, Program
+from programs.models import Enrollment, LevelOfCare, PayerRule, Program
 from programs.serializers import (
     CareTransitionSerializer,
     CareTransitionWriteSerializer,
@@ -27,6 +27,8 @@ from programs.serializers import (
     EnrollmentWriteSerializer,
     LevelOfCareSerializer,
     LevelOfCareUpdateSerializer,
+    PayerRuleSerializer,
+    PayerRuleUpdateSerializer,
     ProgramSerializer,
     ProgramUpdateSerializer,
     ProgramWriteSerializer,
@@ -72,10 +74,33 @@ class LevelOfCareViewSet(viewsets.GenericViewSet):
         return Response(LevelOfCareSerializer(level).data)
 
 
+class PayerRuleViewSet(viewsets.GenericViewSet):
+    """What payers require of a billable day and week (programs.payer_rules)."""
+
+    permission_classes = [IsAuthenticated, IsStaffRole]
+    serializer_class = PayerRuleSerializer
+    queryset = PayerRule.objects.order_by("code")
+    pagination_class = None
+
+    def list(self, request: Request) -> Response:
+        return Response(PayerRuleSerializer(self.get_queryset(), many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(PayerRuleSerializer(self.get_object()).data)
+
+    @extend_schema(request=PayerRuleUpdateSerializer, responses=PayerRuleSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        changes = validated_body(PayerRuleUpdateSerializer, request, partial=True)
+        rule = billing_services.update_payer_rule(by=request_user(request), rule=self.get_object(), changes=changes)
+        return Response(PayerRuleSerializer(rule).data)
+
+
 class ProgramViewSet(viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, IsStaffRole]
     serializer_class = ProgramSerializer
-    queryset = Program.objects.select_related("level_of_care").prefetch_related("clinicians").order_by("id")
+    queryset = (
+        Program.objects.select_related("level_of_care", "payer_rule").prefetch_related("clinicians").order_by("id")
+    )
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())

@@ -53,6 +53,58 @@ class LevelOfCare(models.Model):
         return self.adult_max_weekly_minutes
 
 
+class BilledPer(models.TextChoices):
+    DAY = "day", "Day (per diem)"
+    WEEK = "week", "Week"
+
+
+class PayerRule(models.Model):
+    """What a payer requires of a billable IOP day and week (CLINICAL.md), as data admins
+    may edit. Seeded by a migration with H0015, S9480 and Medicare IOP. How the figures are
+    read, "a day meets" and "a week meets", is defined in programs/payer_rules.py."""
+
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=120)
+    billed_per = models.CharField(
+        max_length=8, choices=BilledPer.choices, help_text="What one claim line stands for: a day or a week."
+    )
+    # A day's minimum attended minutes: this figure, or the program's minutes_per_day_target
+    # when daily_min_from_program is set; with neither, any attended minute makes the day.
+    daily_min_minutes = models.PositiveIntegerField(null=True, blank=True)
+    daily_min_from_program = models.BooleanField(default=False)
+    min_qualifying_days_per_week = models.PositiveSmallIntegerField(null=True, blank=True)
+    weekly_min_minutes = models.PositiveIntegerField(null=True, blank=True)
+    weekly_max_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(daily_min_minutes__isnull=True) | Q(daily_min_from_program=False),
+                name="payer_rule_one_daily_minimum",
+            ),
+            models.CheckConstraint(
+                condition=Q(daily_min_minutes__isnull=True)
+                | (Q(daily_min_minutes__gte=1) & Q(daily_min_minutes__lte=24 * 60)),
+                name="payer_rule_daily_min_in_a_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_qualifying_days_per_week__isnull=True)
+                | (Q(min_qualifying_days_per_week__gte=1) & Q(min_qualifying_days_per_week__lte=7)),
+                name="payer_rule_days_1_to_7",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekly_max_minutes__isnull=True)
+                | Q(weekly_min_minutes__isnull=True)
+                | Q(weekly_max_minutes__gte=F("weekly_min_minutes")),
+                name="payer_rule_weekly_max_not_below_min",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class Program(models.Model):
     name = models.CharField(max_length=200, help_text="Internal name; never sent outside the system.")
     level_of_care = models.ForeignKey(LevelOfCare, on_delete=models.PROTECT, related_name="programs")
@@ -63,6 +115,8 @@ class Program(models.Model):
     minutes_per_day_target = models.PositiveSmallIntegerField(default=180)
     # A program may require more than its level's minimum (some IOPs run 10-20 h).
     min_weekly_minutes_override = models.PositiveIntegerField(null=True, blank=True)
+    # The rule its billing export checks days and weeks against (none: no export).
+    payer_rule = models.ForeignKey(PayerRule, null=True, blank=True, on_delete=models.PROTECT, related_name="programs")
     # The clinicians who work in the program: they enrol its participants, are their
     # primary clinicians and see its participants by id. Admins set it.
     clinicians = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="programs_staffed")

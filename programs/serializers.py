@@ -4,7 +4,16 @@ from rest_framework import serializers
 
 from accounts.models import AgeBand
 from programs.hours import HoursStatus
-from programs.models import CareTransition, DetoxStatus, Enrollment, EnrollmentStatus, LevelOfCare, Program
+from programs.models import (
+    BilledPer,
+    CareTransition,
+    DetoxStatus,
+    Enrollment,
+    EnrollmentStatus,
+    LevelOfCare,
+    PayerRule,
+    Program,
+)
 from server.input_limits import BoundedDateField, IdField
 
 
@@ -35,8 +44,49 @@ class LevelOfCareUpdateSerializer(serializers.Serializer):
     )
 
 
+class PayerRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PayerRule
+        fields = [
+            "id",
+            "code",
+            "name",
+            "billed_per",
+            "daily_min_minutes",
+            "daily_min_from_program",
+            "min_qualifying_days_per_week",
+            "weekly_min_minutes",
+            "weekly_max_minutes",
+        ]
+        read_only_fields = fields
+
+
+class PayerRuleUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=120)
+    billed_per = serializers.ChoiceField(required=False, choices=BilledPer.choices)
+    daily_min_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1440)
+    daily_min_from_program = serializers.BooleanField(required=False)
+    min_qualifying_days_per_week = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=7)
+    weekly_min_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10080)
+    weekly_max_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10080)
+
+
+def _payer_rule_field(*, required: bool, default: object = serializers.empty) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=PayerRule.objects.all(),
+        allow_null=True,
+        required=required,
+        default=default,
+        help_text="The payer rule's code (H0015, S9480, MEDICARE_IOP, ...) the billing export checks days against.",
+    )
+
+
 class ProgramSerializer(serializers.ModelSerializer):
     level_of_care: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    payer_rule: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Program
@@ -50,6 +100,7 @@ class ProgramSerializer(serializers.ModelSerializer):
             "days_per_week_target",
             "minutes_per_day_target",
             "min_weekly_minutes_override",
+            "payer_rule",
             "clinicians",
             "forecast_weekday",
             "forecast_time",
@@ -68,6 +119,7 @@ class ProgramWriteSerializer(serializers.Serializer):
     min_weekly_minutes_override = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10080, default=None
     )
+    payer_rule = _payer_rule_field(required=False, default=None)
 
 
 class ProgramUpdateSerializer(serializers.Serializer):
@@ -80,6 +132,7 @@ class ProgramUpdateSerializer(serializers.Serializer):
     min_weekly_minutes_override = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=10080
     )
+    payer_rule = _payer_rule_field(required=False)
     # When the weekly hours forecast runs, in the program's time zone (ISO weekday, local time).
     forecast_weekday = serializers.IntegerField(required=False, min_value=1, max_value=7)
     forecast_time = serializers.TimeField(required=False)
@@ -174,3 +227,22 @@ class WeeklyHoursSerializer(serializers.Serializer):
     attended_minutes = serializers.IntegerField()
     scheduled_remaining_minutes = serializers.IntegerField()
     status = serializers.ChoiceField(choices=[status.value for status in HoursStatus])
+
+
+class BillingDaySerializer(serializers.Serializer):
+    """One row of the billing export (programs.billing_services.row_values); definitions
+    in programs.payer_rules."""
+
+    participant = serializers.IntegerField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    date = serializers.DateField(help_text="Local date in the program's time zone.")
+    attended_minutes = serializers.IntegerField(help_text="Attendance records, overrides applied.")
+    services = serializers.ListField(child=serializers.CharField(), help_text="Distinct services attended that day.")
+    day_meets_rule = serializers.BooleanField()
+    week = serializers.CharField(help_text="ISO week in the program's time zone, e.g. 2026-W48.")
+    week_attended_minutes = serializers.IntegerField()
+    week_qualifying_days = serializers.IntegerField()
+    week_meets_rule = serializers.BooleanField()
+    billable = serializers.BooleanField(help_text="day_meets_rule and week_meets_rule.")
+    short_reason = serializers.CharField(help_text="Why the day or its week falls short; empty when billable.")

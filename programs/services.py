@@ -12,7 +12,15 @@ from django.db import IntegrityError, transaction
 from accounts.models import AgeBand, Role, User, validate_time_zone
 from accounts.services import ensure_admin
 from audit import services as audit
-from programs.models import CareTransition, DetoxStatus, Enrollment, EnrollmentStatus, LevelOfCare, Program
+from programs.models import (
+    CareTransition,
+    DetoxStatus,
+    Enrollment,
+    EnrollmentStatus,
+    LevelOfCare,
+    PayerRule,
+    Program,
+)
 from programs.selectors import level_on, works_in
 from server.errors import Conflict
 from server.service_helpers import check_editable
@@ -132,6 +140,7 @@ def create_program(
     days_per_week_target: int = 3,
     minutes_per_day_target: int = 180,
     min_weekly_minutes_override: int | None = None,
+    payer_rule: PayerRule | None = None,
 ) -> Program:
     ensure_admin(by)
     if age_band not in AgeBand.values:
@@ -148,6 +157,7 @@ def create_program(
             days_per_week_target=days_per_week_target,
             minutes_per_day_target=minutes_per_day_target,
             min_weekly_minutes_override=min_weekly_minutes_override,
+            payer_rule=payer_rule,
         )
         audit.record(actor=by, action="program.create", target=program)
     return program
@@ -164,6 +174,7 @@ PROGRAM_EDITABLE_FIELDS = frozenset(
         "days_per_week_target",
         "minutes_per_day_target",
         "min_weekly_minutes_override",
+        "payer_rule",
     }
 )
 

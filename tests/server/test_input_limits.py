@@ -95,6 +95,15 @@ QUERY_CASES = [
     ),
     ("program weekly hours", "get", "/api/v1/programs/{program}/hours/", "sort", ["name", "-risk", "1"]),
     ("notifications", "get", "/api/v1/notifications/", "unread", ["yes", "1", "maybe"]),
+    (
+        "billing export",
+        "get",
+        "/api/v1/programs/{program}/billing/",
+        "from",
+        FAR_DATES + MALFORMED_DATES + ["2026-11-24T17:00:00Z"],
+    ),
+    ("billing export", "get", "/api/v1/programs/{program}/billing/", "to", FAR_DATES + MALFORMED_DATES),
+    ("billing export", "get", "/api/v1/programs/{program}/billing/", "format", ["xml", "CSV", "1"]),
 ]
 
 
