@@ -3,7 +3,8 @@ every demo group has a session open now (started within the last 5 minutes, 3 ho
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -34,6 +35,11 @@ DEMO_PROGRAMS = [
 DEMO_WEEKDAYS = [1, 3, 4]  # Monday, Wednesday, Thursday
 
 
+def demo_today() -> date:
+    """Today in the demo programs' zone: their weeks and schedules are counted in it."""
+    return timezone.localdate(timezone=ZoneInfo(DEMO_TIME_ZONE))
+
+
 def _program(name: str, age_band: str, people: dict[str, User]) -> Program:
     program = Program.objects.filter(name=name).first()
     if program is None:
@@ -59,7 +65,7 @@ def _enrollment(participant: User, program: Program, clinician: User) -> Enrollm
         by=clinician,
         participant=participant,
         program=program,
-        start_date=timezone.localdate() - timedelta(days=ENROLLED_DAYS_BEFORE_FIRST_SEEDING),
+        start_date=demo_today() - timedelta(days=ENROLLED_DAYS_BEFORE_FIRST_SEEDING),
         primary_clinician=clinician,
         medically_stable=True,
         detox_status=DetoxStatus.NOT_NEEDED,
@@ -116,7 +122,7 @@ def seed() -> dict[str, object]:
                 weekdays=DEMO_WEEKDAYS,
                 start_time=start,
                 duration_minutes=90,
-                starts_on=timezone.localdate() - timedelta(days=ENROLLED_DAYS_BEFORE_FIRST_SEEDING),
+                starts_on=demo_today() - timedelta(days=ENROLLED_DAYS_BEFORE_FIRST_SEEDING),
             )
         _ensure_open_session(group, people["ada"])
         groups[username] = group
