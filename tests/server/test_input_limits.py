@@ -73,6 +73,15 @@ QUERY_CASES = [
     ),
     ("sessions list", "get", "/api/v1/sessions/", "to", FAR_DATES + MALFORMED_DATES + FAR_INSTANTS),
     (
+        "booking slots",
+        "get",
+        "/api/v1/bookings/slots/",
+        "from",
+        FAR_DATES + MALFORMED_DATES + FAR_INSTANTS + MALFORMED_INSTANTS + ["2026-11-24T17:00:00"],
+    ),
+    ("booking slots", "get", "/api/v1/bookings/slots/", "to", FAR_DATES + MALFORMED_DATES + FAR_INSTANTS),
+    ("booking slots", "get", "/api/v1/bookings/slots/", "clinician", ["abc", "0", "-1", "1.5", "1e3", str(2**63)]),
+    (
         "weekly requirement",
         "get",
         "/api/v1/enrollments/{enrollment}/requirement/",
@@ -234,6 +243,8 @@ def _body_cases(w: dict[str, int]) -> list[tuple[str, str, str, str, dict[str, A
         "time_zone": "America/Chicago",
     }
     group = {"program": w["program"], "title": "New group", "modality": "group_therapy", "lead_facilitator": w["dana"]}
+    window = {"weekday": 1, "start_time": "09:00", "end_time": "12:00", "valid_from": "2099-01-01"}
+    time_off = {"kind": "time_off", "date": "2099-01-15"}
     return [
         ("ada", "post", "/api/v1/users/", "birth_date", user, dates),
         ("ada", "patch", "/api/v1/users/{sam}/", "birth_date", {"birth_date": "1990-05-01"}, dates),
@@ -339,6 +350,9 @@ def _body_cases(w: dict[str, int]) -> list[tuple[str, str, str, str, dict[str, A
         ("ada", "post", "/api/v1/schedules/", "starts_on", schedule, dates),
         ("ada", "post", "/api/v1/schedules/", "ends_on", schedule, dates),
         ("ada", "post", "/api/v1/schedules/", "group", schedule, ids),
+        ("ada", "post", "/api/v1/clinicians/{dana}/availability-windows/", "valid_from", window, dates),
+        ("ada", "post", "/api/v1/clinicians/{dana}/availability-windows/", "valid_until", window, dates),
+        ("ada", "post", "/api/v1/clinicians/{dana}/availability-exceptions/", "date", time_off, dates),
     ]
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from bookings.models import AvailabilityException, AvailabilityWindow
 from groups.models import GroupMembership
 from notifications.kinds import NotificationKind
 from notifications.models import Delivery, DeliveryStatus, Notification
@@ -223,6 +224,24 @@ def failed_deliveries(world: World, viewer: User, count: int) -> str:
     return "/api/v1/notifications/failed-deliveries/"
 
 
+def availability_windows(world: World, viewer: User, count: int) -> str:
+    dana = world.persona("dana")
+    AvailabilityWindow.objects.bulk_create(
+        AvailabilityWindow(clinician=dana, weekday=1 + n % 7, start_time=time(9), end_time=time(10))
+        for n in range(count)
+    )
+    return f"/api/v1/clinicians/{dana.pk}/availability-windows/"
+
+
+def availability_exceptions(world: World, viewer: User, count: int) -> str:
+    dana = world.persona("dana")
+    first = timezone.localdate() + timedelta(days=2 + AvailabilityException.objects.count())
+    AvailabilityException.objects.bulk_create(
+        AvailabilityException(clinician=dana, kind="time_off", date=first + timedelta(days=n)) for n in range(count)
+    )
+    return f"/api/v1/clinicians/{dana.pk}/availability-exceptions/"
+
+
 @dataclass(frozen=True)
 class ListCase:
     viewer: str  # a persona fixture
@@ -254,6 +273,10 @@ CASES = [
     ListCase("ada", schedules, queries=4),
     ListCase("sam", notifications, queries=4),
     ListCase("ada", failed_deliveries, queries=4),
+    ListCase("dana", availability_windows, queries=3),
+    ListCase("ada", availability_windows, queries=4),
+    # The policy's zone says which day is today, the list's default start.
+    ListCase("dana", availability_exceptions, queries=4),
 ]
 
 
