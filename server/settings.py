@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
         "SchedulableKindEnum": "sessions.models.SCHEDULABLE_KINDS",
         "AttendanceStatusEnum": "attendance.models.AttendanceStatus",
         "AttendanceOverrideStatusEnum": "attendance.models.OverrideStatus",
+        "AvailabilityExceptionKindEnum": "bookings.models.ExceptionKind",
     },
 }
 
