@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
 from attendance.models import AttendanceRecord
-from programs.hours import week_bounds
+from programs.hours import week_bounds, week_is_over
 from programs.models import Enrollment, PayerRule, Program
 from programs.payer_rules import WeekCheck, check_week, daily_minimum, day_meets, day_shortfall
 
@@ -97,10 +97,13 @@ def _attended_by_day(
     return minutes, services
 
 
-def billing_days(*, program: Program, rule: PayerRule, first_day: date, last_day: date) -> list[BillingDay]:
+def billing_days(
+    *, program: Program, rule: PayerRule, first_day: date, last_day: date, now: datetime | None = None
+) -> list[BillingDay]:
     """Every participant's days with attended time from ``first_day`` to ``last_day``
-    (local dates, inclusive) in ``program``, by participant id then date. Two queries,
-    whatever the number of participants and days."""
+    (local dates, inclusive) in ``program``, by participant id then date; weeks not over
+    at ``now`` are checked as they stand. Two queries, whatever the number of participants
+    and days."""
     first = monday_of(first_day)
     last = monday_of(last_day) + timedelta(days=6)
     spans, names = _enrolled_days(program, first, last)
@@ -122,7 +125,12 @@ def billing_days(*, program: Program, rule: PayerRule, first_day: date, last_day
         week_minutes[key] += minutes[participant_id, day]
         week_qualifying[key] += day_meets(attended_minutes=minutes[participant_id, day], minimum=minimum)
     weeks: dict[WeekKey, WeekCheck] = {
-        key: check_week(rule=rule, attended_minutes=week_minutes[key], qualifying_days=week_qualifying[key])
+        key: check_week(
+            rule=rule,
+            attended_minutes=week_minutes[key],
+            qualifying_days=week_qualifying[key],
+            week_over=week_is_over(year=key[1], week=key[2], time_zone=program.time_zone, now=now),
+        )
         for key in week_minutes
     }
     rows = []

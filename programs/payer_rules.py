@@ -17,6 +17,7 @@ Medicare IOP (programs/migrations/0006) and editable by admins. They are read so
   programs.hours). Its attended minutes are the sum of its days'; its qualifying days,
   how many of its days meet the rule. Every day of the week counts, also days outside an
   export's date range. Nothing is prorated for a week the enrollment starts or ends in.
+  A week still under way is checked as it stands (its shortfalls say "so far").
 - **A week meets** the rule when every weekly figure the rule sets holds: at least
   ``min_qualifying_days_per_week`` qualifying days, at least ``weekly_min_minutes``, at most
   ``weekly_max_minutes``. A rule with no weekly figure (S9480) is met by every week.
@@ -73,15 +74,17 @@ class WeekCheck:
         return not self.shortfalls
 
 
-def check_week(*, rule: PayerRule, attended_minutes: int, qualifying_days: int) -> WeekCheck:
-    """The week against each weekly figure ``rule`` sets (module docstring)."""
+def check_week(*, rule: PayerRule, attended_minutes: int, qualifying_days: int, week_over: bool = True) -> WeekCheck:
+    """The week against each weekly figure ``rule`` sets (module docstring). A week not over
+    yet does not meet a minimum it has not reached, and says so ("so far")."""
     shortfalls = []
+    so_far = "" if week_over else " so far"
     days_needed = rule.min_qualifying_days_per_week
     if days_needed is not None and qualifying_days < days_needed:
         noun = "day" if qualifying_days == 1 else "days"
-        shortfalls.append(f"week has {qualifying_days} qualifying {noun} of {days_needed}")
+        shortfalls.append(f"week has {qualifying_days} qualifying {noun} of {days_needed}{so_far}")
     if rule.weekly_min_minutes is not None and attended_minutes < rule.weekly_min_minutes:
-        shortfalls.append(f"week has {attended_minutes} of {rule.weekly_min_minutes} minutes")
+        shortfalls.append(f"week has {attended_minutes} of {rule.weekly_min_minutes} minutes{so_far}")
     if rule.weekly_max_minutes is not None and attended_minutes > rule.weekly_max_minutes:
         shortfalls.append(f"week has {attended_minutes} minutes, over the maximum of {rule.weekly_max_minutes}")
     return WeekCheck(attended_minutes=attended_minutes, qualifying_days=qualifying_days, shortfalls=tuple(shortfalls))

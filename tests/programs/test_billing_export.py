@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from importlib import import_module
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -107,6 +108,13 @@ def brief(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def _after_the_weeks() -> Iterator[time_machine.Traveller]:
+    """The weeks these tests export are over (one test travels back into one)."""
+    with time_machine.travel(datetime(2027, 1, 15, 12, tzinfo=CHICAGO), tick=False) as traveller:
+        yield traveller
+
+
 @pytest.fixture
 def program(dana: User) -> Program:
     return make_program(
@@ -168,6 +176,22 @@ def test_h0015_days_of_180_pass_179_fail_and_weeks_need_three_such_days(
     }
     assert [row["billable"] for row in rows] == [True, False, True, True, False, False, False]
     assert {row["week"]: row["week_qualifying_days"] for row in rows} == {"2026-W48": 3, "2026-W49": 2}
+
+
+def test_a_week_under_way_is_checked_as_it_stands(
+    client_for: Clients, ada: User, sam_enrolled: User, program: Program, _after_the_weeks: time_machine.Traveller
+) -> None:
+    attended(sam_enrolled, day(0), 180)
+    attended(sam_enrolled, day(1), 100)
+    _after_the_weeks.move_to(datetime(2026, 11, 25, 12, tzinfo=CHICAGO))  # W48's Wednesday
+    rows = rows_of(export(client_for(ada), program, day(0), day(6)))
+    assert brief(rows) == [
+        ("2026-11-23", 180, True, False, "week has 1 qualifying day of 3 so far"),
+        ("2026-11-24", 100, False, False, "attended 100 of 180 minutes; week has 1 qualifying day of 3 so far"),
+    ]
+    _after_the_weeks.move_to(datetime(2026, 11, 30, 0, 0, tzinfo=CHICAGO))  # W49 begins: W48 is over
+    rows = rows_of(export(client_for(ada), program, day(0), day(6)))
+    assert rows[0]["short_reason"] == "week has 1 qualifying day of 3"
 
 
 def test_a_week_counts_its_days_outside_the_range_asked_for(
