@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
+from django.utils import timezone
 
 from attendance.models import AttendanceRecord
 from programs.hours import week_bounds, week_is_over
@@ -104,6 +105,7 @@ def billing_days(
     (local dates, inclusive) in ``program``, by participant id then date; weeks not over
     at ``now`` are checked as they stand. Two queries, whatever the number of participants
     and days."""
+    now = now or timezone.now()
     first = monday_of(first_day)
     last = monday_of(last_day) + timedelta(days=6)
     spans, names = _enrolled_days(program, first, last)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from importlib import import_module
 from typing import Any
 
 import pytest
@@ -162,3 +163,40 @@ def test_the_database_refuses_a_service_it_does_not_know(dana: User) -> None:
                 )
             ]
         )
+
+
+def test_the_data_migration_gives_existing_rows_their_kinds_service(dana: User) -> None:
+    """Rows from before the column (service '') get the kind's default. The constraint and
+    trigger that now keep '' out are lifted inside this test's transaction to make them."""
+    from django.apps import apps
+    from django.db import connection
+
+    migration = import_module("sessions.migrations.0007_session_service")
+    now = timezone.now()
+    group = make_group(program=make_program(), lead=dana)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE therapy_sessions_session DROP CONSTRAINT session_service_known")
+        cursor.execute("ALTER TABLE therapy_sessions_session DISABLE TRIGGER session_service_from_kind")
+    rows = {
+        kind: Session.objects.create(
+            kind=kind,
+            title="x",
+            group=group if kind == SessionKind.GROUP else None,
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+        )
+        for kind in (SessionKind.GROUP, SessionKind.INDIVIDUAL, SessionKind.FAMILY)
+    }
+    Session.objects.filter(pk__in=[row.pk for row in rows.values()]).update(service="")
+    kept = Session.objects.create(
+        kind=SessionKind.GROUP,
+        group=group,
+        service="holistic",
+        title="x",
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+    )
+    migration.services_from_kind(apps, None)
+    services = dict(Session.objects.filter(pk__in=[row.pk for row in rows.values()]).values_list("kind", "service"))
+    assert services == {"group": "group_therapy", "individual": "individual_therapy", "family": "family_therapy"}
+    assert Session.objects.get(pk=kept.pk).service == "holistic"
