@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -77,7 +78,7 @@ def test_twenty_requests_for_one_slot_book_it_once(world: World, client_for: Cal
     clients = [client_for(world.pat if index % 2 else world.ada) for index in range(THREADS)]
     body = book_body(world, ny(WEDNESDAY, 10))
     responses = run_together(
-        [lambda index=index: post_booking(clients[index], body, key=f"key-{index}") for index in range(THREADS)]
+        [partial(post_booking, clients[index], body, key=f"key-{index}") for index in range(THREADS)]
     )
     assert statuses(responses) == [201] + [409] * (THREADS - 1)
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"slot_taken"}
@@ -105,7 +106,7 @@ def test_twenty_requests_for_two_overlapping_slots_of_different_lengths_book_one
         start = ny(WEDNESDAY, 9) if index % 2 else ny(WEDNESDAY, 10)
         return post_booking(clients[index], book_body(world, start), key=f"key-{index}")
 
-    responses = run_together([lambda index=index: request(index) for index in range(THREADS)])
+    responses = run_together([partial(request, index) for index in range(THREADS)])
     assert statuses(responses) == [201] + [409] * (THREADS - 1)
     booking = Booking.objects.get()
     length = booking.session.ends_at - booking.session.starts_at
@@ -118,9 +119,7 @@ def test_twenty_requests_with_the_same_key_book_once_and_all_get_its_answer(
 ) -> None:
     clients = [client_for(world.pat) for _ in range(THREADS)]
     body = book_body(world, ny(WEDNESDAY, 10))
-    responses = run_together(
-        [lambda index=index: post_booking(clients[index], body, key="same") for index in range(THREADS)]
-    )
+    responses = run_together([partial(post_booking, clients[index], body, key="same") for index in range(THREADS)])
     assert statuses(responses) == [201] * THREADS
     # The same JSON (a replay's keys come back in jsonb's order, which JSON leaves free).
     assert all(response.json() == responses[0].json() for response in responses)
