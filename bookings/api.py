@@ -102,6 +102,8 @@ class AvailabilityExceptionsView(APIView):
         clinician = selectors.managed_clinician(viewer=request_user(request), clinician_id=pk)
         if first_day is None:
             first_day = timezone.now().astimezone(booking_policy(clinician).zone).date()
+        if last_day is not None and last_day < first_day:
+            raise ValidationError({"to": ["`to` must not be before `from`."]})
         exceptions = selectors.exceptions_of(clinician, first_day=first_day, last_day=last_day)
         return Response(AvailabilityExceptionSerializer(exceptions, many=True).data)
 

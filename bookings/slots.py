@@ -179,7 +179,7 @@ def _load_availability(clinician: User, first_day: date, last_day: date) -> _Ava
 
 def _slots_on(day: date, intervals: Sequence[Interval], policy: PolicyView) -> list[Slot]:
     step = policy.session_minutes + policy.buffer_minutes
-    slots = []
+    slots: list[Slot] = []
     for interval_start, interval_end in intervals:
         # The interval's end as an instant: a slot spanning a DST change lasts its real
         # length and must still end by then.
@@ -191,7 +191,10 @@ def _slots_on(day: date, intervals: Sequence[Interval], policy: PolicyView) -> l
             if local_time_exists(day, clock, policy.time_zone):
                 starts_at = local_to_utc(day, clock, policy.time_zone)
                 ends_at = starts_at + policy.session_length
-                if ends_at <= end_instant:
+                # Across the spring-forward gap an hour of wall clock is no time at all:
+                # a slot starting before the one before it (and its buffer) ends is not offered.
+                after_previous = not slots or starts_at >= slots[-1].ends_at + policy.buffer
+                if ends_at <= end_instant and after_previous:
                     slots.append(Slot(starts_at=starts_at, ends_at=ends_at))
             minute += step
     return slots

@@ -306,6 +306,11 @@ def test_bad_exceptions_are_400_and_change_nothing(
 
 
 def test_bad_exception_list_dates_are_400(dana: User, client_for: Client) -> None:
+    client = client_for(dana)
     for value in ("9999-12-31", "2027-13-01", "soon"):
-        response = client_for(dana).get(exceptions_url(dana), {"from": value})
+        response = client.get(exceptions_url(dana), {"from": value})
         assert response.status_code == 400 and "from" in response.json()["error"]["fields"]
+    inverted = client.get(exceptions_url(dana), {"from": "2027-03-10", "to": "2027-03-09"})
+    assert inverted.status_code == 400 and "to" in inverted.json()["error"]["fields"]
+    before_today = client.get(exceptions_url(dana), {"to": "2027-02-27"})  # from defaults to today
+    assert before_today.status_code == 400

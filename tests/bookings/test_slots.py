@@ -4,6 +4,7 @@ and check_bookable's refusals."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -93,6 +94,15 @@ def test_a_start_in_the_spring_forward_gap_is_skipped(dana: User) -> None:
     # 02:00 does not exist that night; 01:00 EST and 03:00 EDT are an hour apart in UTC.
     assert starts(slots) == ["03-14 01:00", "03-14 03:00"]
     assert slots[1].starts_at - slots[0].starts_at == timedelta(hours=1)
+
+
+def test_slots_never_overlap_across_the_spring_forward_gap(dana: User) -> None:
+    set_policy(dana, session_minutes=25, buffer_minutes=0)
+    add_window(dana, 7, "01:00", "04:00")
+    slots = day_slots(dana, date(2027, 3, 14))
+    # 01:50 EST ends at 03:15 EDT: the wall clock's next step, 03:05 EDT, would overlap it.
+    assert starts(slots) == ["03-14 01:00", "03-14 01:25", "03-14 01:50", "03-14 03:30"]
+    assert all(later.starts_at >= earlier.ends_at for earlier, later in pairwise(slots))
 
 
 def test_whole_day_time_off_removes_the_day(dana: User) -> None:
