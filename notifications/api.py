@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -60,9 +61,13 @@ def _preferences_body(user: Any) -> dict[str, Any]:
     if settings_row is not None and settings_row.quiet_start is not None and settings_row.quiet_end is not None:
         quiet = {"start": settings_row.quiet_start.strftime("%H:%M"), "end": settings_row.quiet_end.strftime("%H:%M")}
     chosen = {pref.kind: pref.email for pref in KindPreference.objects.filter(user=user)}
+    reminders = settings.SESSION_REMINDER_OFFSETS_MINUTES
+    if settings_row is not None and settings_row.reminder_offsets_minutes is not None:
+        reminders = [offset for offset in reminders if offset in settings_row.reminder_offsets_minutes]
     return {
         "quiet_hours": quiet,
         "kinds": {kind: {"in_app": True, "email": chosen.get(kind, True)} for kind in NotificationKind.values},
+        "reminders": {"minutes_before": reminders, "choices": settings.SESSION_REMINDER_OFFSETS_MINUTES},
     }
 
 
@@ -81,6 +86,7 @@ class PreferencesView(APIView):
             user=request_user(request),
             quiet_hours=quiet,
             email_by_kind={kind: pref["email"] for kind, pref in data.get("kinds", {}).items()},
+            reminder_offsets=data["reminders"]["minutes_before"] if "reminders" in data else False,
         )
         return Response(_preferences_body(request_user(request)))
 

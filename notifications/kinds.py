@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from string import Formatter
 
+from django.conf import settings
 from django.db import models
 
 from accounts.models import ConsentScope
@@ -49,6 +50,8 @@ class KindTemplate:
     # About the guardian's own access, not about the adolescent: sent without (and after
     # the end of) the adolescent's consent. It may say nothing about the adolescent.
     guardian_notice: bool = False
+    # Its email carries the session's .ics (when notify() was given the session).
+    calendar_attachment: bool = False
 
     def placeholders(self) -> set[str]:
         names = set()
@@ -69,18 +72,21 @@ TEMPLATES: dict[str, KindTemplate] = {
         body="Reminder: you have a session at {time} on {date}.",
         email_subject="Reminder: session at {time} on {date}",
         email_body="You have a session at {time} on {date}. Details: {link}",
+        calendar_attachment=True,
     ),
     NotificationKind.SESSION_CANCELLED: KindTemplate(
         title="Session on {date} at {time} cancelled",
         body="Your session on {date} at {time} has been cancelled.",
         email_subject="A session has been cancelled",
         email_body="Your session on {date} at {time} has been cancelled. Details: {link}",
+        calendar_attachment=True,
     ),
     NotificationKind.BOOKING_CONFIRMED: KindTemplate(
         title="Booked: {date} at {time}",
         body="Your appointment on {date} at {time} is booked.",
         email_subject="Appointment booked for {date}",
         email_body="Your appointment on {date} at {time} is booked. Details: {link}",
+        calendar_attachment=True,
     ),
     NotificationKind.HOURS_AT_RISK: KindTemplate(
         title="Attendance this week",
@@ -149,6 +155,9 @@ def render(kind: str, data: dict[str, str]) -> Rendered:
     missing = template.placeholders() - set(values)
     if missing:
         raise UnsafeNotificationData(f"missing values for {sorted(missing)}")
+    if "link" in values:
+        # Stored as a checked path; what people read is an absolute link that works.
+        values["link"] = f"{settings.PUBLIC_BASE_URL}{values['link']}"
     return Rendered(
         title=template.title.format(**values),
         body=template.body.format(**values),

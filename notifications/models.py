@@ -4,6 +4,7 @@ outbound channel (the exactly-once guard for email)."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -25,6 +26,11 @@ class Notification(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     # Makes "notify once" idempotent, e.g. session_opening:<session>:<user>.
     dedupe_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    # The session it is about, if any: its email then carries the session's .ics, built
+    # from the session as it is at sending time (notifications/email.py).
+    session = models.ForeignKey(
+        "therapy_sessions.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -35,13 +41,17 @@ class Notification(models.Model):
 
 
 class NotificationSettings(models.Model):
-    """Quiet hours in the user's own time zone: non-urgent email waits until they end."""
+    """Quiet hours in the user's own time zone (non-urgent email waits until they end) and
+    the session reminders the user wants."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
     )
     quiet_start = models.TimeField(null=True, blank=True)
     quiet_end = models.TimeField(null=True, blank=True)
+    # Which of settings.SESSION_REMINDER_OFFSETS_MINUTES this person wants; None = all of
+    # them, [] = no reminders at all (in-app or email).
+    reminder_offsets_minutes = ArrayField(models.PositiveIntegerField(), null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -98,3 +108,31 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} delivery #{self.pk}"
+
+
+class SessionReminder(models.Model):
+    """One reminder of one session to one person, claimed by the reminder sweep.
+
+    Keyed on the session's start as it was when the reminder came due: a moved session's
+    new reminders get new keys, and its old ones are never due again at the old time.
+    Inserted with ON CONFLICT DO NOTHING in the transaction that stores the notification,
+    so concurrent or repeated sweeps send each reminder once (notifications/reminders.py)."""
+
+    session = models.ForeignKey("therapy_sessions.Session", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    offset_minutes = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    notification = models.OneToOneField(
+        Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="session_reminder"
+    )
+    claimed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "user", "offset_minutes", "starts_at"], name="one_reminder_per_session_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"session reminder #{self.pk}"

@@ -27,13 +27,28 @@ class KindPreferenceSerializer(serializers.Serializer):
     email = serializers.BooleanField()
 
 
+class RemindersSerializer(serializers.Serializer):
+    minutes_before = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=10080), max_length=10, allow_null=True
+    )
+
+
 class PreferencesSerializer(serializers.Serializer):
     quiet_hours = QuietHoursSerializer(allow_null=True, required=False)
     kinds = serializers.DictField(child=KindPreferenceSerializer(), required=False)
+    # [] turns session reminders off; null goes back to the default offsets.
+    reminders = RemindersSerializer(required=False)
 
     def validate_quiet_hours(self, value: dict[str, object] | None) -> dict[str, object] | None:
         if value is not None and set(value) != {"start", "end"}:
             raise serializers.ValidationError("Give both start and end (HH:MM), or null to turn quiet hours off.")
+        return value
+
+    def validate_reminders(self, value: dict[str, object]) -> dict[str, object]:
+        if "minutes_before" not in value:
+            raise serializers.ValidationError(
+                "Give minutes_before: a list of minutes before a session, [] for no reminders, null for the default."
+            )
         return value
 
     def validate_kinds(self, value: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,9 +15,12 @@ from accounts.models import Role, User
 from accounts.selectors import guardian_may_see
 from audit import services as audit
 from notifications import events
+from notifications.email import build_email
 from notifications.kinds import TEMPLATES, NotificationKind, render
 from notifications.models import Delivery, DeliveryStatus, KindPreference, Notification, NotificationSettings
+from notifications.reminder_checks import reminder_refusal
 from server.realtime import group_send_on_commit, user_group
+from sessions.models import Session
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +42,13 @@ def notify(
     data: dict[str, str],
     about: User | None = None,
     dedupe_key: str | None = None,
+    session: Session | None = None,
 ) -> Notification | None:
     """Store a notification, push it to the recipient's feed after commit and queue its
     email. ``about`` is the participant it concerns: a guardian recipient gets it only if
-    that adolescent's active consent allows the kind's scope. Returns None when nothing is
-    sent (no consent) or when ``dedupe_key`` was already used."""
+    that adolescent's active consent allows the kind's scope. ``session``, for kinds about
+    one, puts the session's .ics in the email. Returns None when nothing is sent (no
+    consent) or when ``dedupe_key`` was already used."""
     if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key).exists():
         return None
     if _guardian_may_not_receive(recipient, kind, about):
@@ -60,6 +64,7 @@ def notify(
                 body=rendered.body,
                 data=data,
                 dedupe_key=dedupe_key,
+                session=session,
             )
             if _email_wanted(recipient, kind):
                 delivery = Delivery.objects.create(notification=notification, channel="email")
@@ -88,11 +93,12 @@ def _guardian_may_not_receive(recipient: User, kind: str, about: User | None) ->
     return not guardian_may_see(guardian=recipient, adolescent=about, scope=template.guardian_scope)
 
 
-def _email_refusal(notification: Notification) -> str | None:
+def _email_refusal(notification: Notification, now: datetime) -> str | None:
     """Why this email may no longer go out, or None. Asked again at sending time: an email
     may wait in the queue, for a retry or for quiet hours, while consent is revoked, a
-    guardian link ends, the adolescent turns 18, the account is deactivated or the
-    recipient turns email off for the kind."""
+    guardian link ends, the adolescent turns 18, the account is deactivated, the
+    recipient turns email off for the kind, or a reminded session is moved, cancelled or
+    under way."""
     recipient = notification.recipient
     if not recipient.is_active:
         return "recipient_inactive"
@@ -100,6 +106,8 @@ def _email_refusal(notification: Notification) -> str | None:
         return "email_not_wanted"
     if _guardian_may_not_receive(recipient, notification.kind, notification.about):
         return "no_consent"
+    if notification.kind == NotificationKind.SESSION_REMINDER:
+        return reminder_refusal(notification, now)
     return None
 
 
@@ -147,14 +155,14 @@ def deliver_email(*, delivery_id: int, now: datetime | None = None) -> str:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
-            .select_related("notification__recipient", "notification__about")
+            .select_related("notification__recipient", "notification__about", "notification__session")
             .get(pk=delivery_id)
         )
         if delivery.status in FINAL_DELIVERY_STATUSES:
             return str(delivery.status)
         notification = delivery.notification
         recipient = notification.recipient
-        refusal = _email_refusal(notification)
+        refusal = _email_refusal(notification, now)
         if refusal is not None:
             delivery.status = DeliveryStatus.SUPPRESSED
             delivery.last_error = refusal
@@ -169,16 +177,10 @@ def deliver_email(*, delivery_id: int, now: datetime | None = None) -> str:
                 delivery.not_before = held_until
                 delivery.save(update_fields=["status", "not_before"])
                 return str(delivery.status)
-        rendered = render(notification.kind, notification.data)
+        message = build_email(notification)
         delivery.attempts += 1
         try:
-            send_mail(
-                rendered.email_subject,
-                rendered.email_body,
-                settings.DEFAULT_FROM_EMAIL,
-                [recipient.email],
-                fail_silently=False,
-            )
+            message.send(fail_silently=False)
         except Exception as exc:
             # Only the exception's class: its text may echo addresses or server replies.
             delivery.last_error = type(exc).__name__
@@ -232,12 +234,18 @@ def set_preferences(
     user: User,
     quiet_hours: tuple[time, time] | bool | None = False,
     email_by_kind: dict[str, bool] | None = None,
+    reminder_offsets: list[int] | bool | None = False,
 ) -> None:
-    """``quiet_hours``: (start, end) to set, None to clear, False to leave unchanged."""
+    """``quiet_hours``: (start, end) to set, None to clear, False to leave unchanged.
+    ``reminder_offsets``: the reminders wanted, minutes before a session's start, each one
+    of settings.SESSION_REMINDER_OFFSETS_MINUTES ([] for none); None for all of them (the
+    default); False to leave unchanged."""
     email_by_kind = email_by_kind or {}
     unknown = [kind for kind in email_by_kind if kind not in NotificationKind.values]
     if unknown:
         raise ValidationError({"kinds": [f"Unknown kind {kind!r}." for kind in unknown]})
+    if isinstance(reminder_offsets, list):
+        _check_reminder_offsets(reminder_offsets)
     if quiet_hours not in (False, None):
         assert isinstance(quiet_hours, tuple)
         if quiet_hours[0] == quiet_hours[1]:
@@ -246,5 +254,18 @@ def set_preferences(
         if quiet_hours is not False:
             start, end = quiet_hours if isinstance(quiet_hours, tuple) else (None, None)
             NotificationSettings.objects.update_or_create(user=user, defaults={"quiet_start": start, "quiet_end": end})
+        if reminder_offsets is None or isinstance(reminder_offsets, list):
+            offsets = None if reminder_offsets is None else sorted(set(reminder_offsets), reverse=True)
+            NotificationSettings.objects.update_or_create(user=user, defaults={"reminder_offsets_minutes": offsets})
         for kind, email in email_by_kind.items():
             KindPreference.objects.update_or_create(user=user, kind=kind, defaults={"email": email})
+
+
+def _check_reminder_offsets(offsets: list[int]) -> None:
+    allowed = settings.SESSION_REMINDER_OFFSETS_MINUTES
+    if len(offsets) != len(set(offsets)):
+        raise ValidationError({"reminders": "Each reminder may be listed once."})
+    other = [offset for offset in offsets if offset not in allowed]
+    if other:
+        choices = ", ".join(str(offset) for offset in allowed) or "none"
+        raise ValidationError({"reminders": f"Reminders can be {choices} minutes before a session."})

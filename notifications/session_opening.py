@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Role
 from notifications.kinds import NotificationKind
 from notifications.services import notify
+from sessions.calendar import session_path
 from sessions.models import Session
 
 # Sessions that opened longer ago than this are not announced (the worker was down).
@@ -18,7 +19,8 @@ LATE_LIMIT = timedelta(minutes=30)
 
 
 def join_link(session: Session) -> str:
-    return f"/sessions/{session.pk}/join"
+    """The session's page the server serves (rendered absolute with PUBLIC_BASE_URL)."""
+    return session_path(session)
 
 
 def notify_opened_sessions(*, now: datetime | None = None) -> int:

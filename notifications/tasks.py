@@ -5,6 +5,7 @@ from typing import Any
 from celery import shared_task
 
 from notifications import services
+from notifications.reminders import send_due_reminders
 from notifications.session_opening import notify_opened_sessions
 
 
@@ -26,3 +27,9 @@ def release_held_emails() -> int:
 @shared_task
 def notify_session_openings() -> int:
     return notify_opened_sessions()
+
+
+@shared_task
+def send_session_reminders() -> int:
+    """Idempotent: each reminder is claimed once (notifications/reminders.py)."""
+    return send_due_reminders()

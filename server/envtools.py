@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -53,6 +54,27 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_int_list(name: str, default: list[int]) -> list[int]:
+    """A comma-separated list of integers; an empty value is an empty list."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    try:
+        return [int(item) for item in raw.split(",") if item.strip()]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be comma-separated integers, got {raw!r}") from exc
+
+
+def public_base_url(raw: str) -> str:
+    """``scheme://host[:port]`` without a trailing slash: links in emails are this plus a
+    path the server serves."""
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"PUBLIC_BASE_URL must look like https://host[:port], got {raw!r}")
+    return url
 
 
 def load_or_create_secret_key(path: Path) -> str:

@@ -14,7 +14,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from server.envtools import env_bool, env_float, env_int, env_list, env_str, load_or_create_secret_key
+from server.envtools import (
+    env_bool,
+    env_float,
+    env_int,
+    env_int_list,
+    env_list,
+    env_str,
+    load_or_create_secret_key,
+    public_base_url,
+)
 from server.redis_urls import celery_broker_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -280,6 +289,20 @@ CHAT_WRITERS = env_int("CHAT_WRITERS", 2)
 SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)
 # Domain part of iCal event UIDs (an identifier, not a URL).
 CALENDAR_UID_DOMAIN = env_str("CALENDAR_UID_DOMAIN", "iop.invalid")
+# Reminders before each session a person is on, in minutes before its start (a person may
+# keep fewer of them in their notification preferences). notifications/reminders.py.
+SESSION_REMINDER_OFFSETS_MINUTES = sorted(
+    set(env_int_list("SESSION_REMINDER_OFFSETS_MINUTES", [1440, 60])), reverse=True
+)
+if any(not 1 <= offset <= 10080 for offset in SESSION_REMINDER_OFFSETS_MINUTES):
+    raise ImproperlyConfigured("SESSION_REMINDER_OFFSETS_MINUTES must be minutes from 1 to 10080 (a week)")
+# A reminder not sent within this many minutes of its due time (workers down, a session
+# created or moved after it) is skipped, so a "24 h" reminder never arrives 2 h before.
+SESSION_REMINDER_LATE_MINUTES = env_int("SESSION_REMINDER_LATE_MINUTES", 30)
+if SESSION_REMINDER_LATE_MINUTES < 1:
+    raise ImproperlyConfigured(f"SESSION_REMINDER_LATE_MINUTES must be 1 or more, got {SESSION_REMINDER_LATE_MINUTES}")
+# Scheme and host (and port) that links in emails and calendar events start with.
+PUBLIC_BASE_URL = public_base_url(env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}"))
 
 # Lists answer ?limit=&offset= pages; a larger limit is clamped to this (server/pagination.py).
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
@@ -395,6 +418,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "generate-upcoming-sessions": {"task": "sessions.tasks.generate_upcoming_sessions", "schedule": 3600.0},
     "notify-session-openings": {"task": "notifications.tasks.notify_session_openings", "schedule": 60.0},
     "release-held-emails": {"task": "notifications.tasks.release_held_emails", "schedule": 60.0},
+    # Claims and sends the session reminders that came due (never a task ETA hours ahead);
+    # a sweep left in the queue over a minute is dropped, the next one does its work.
+    "send-session-reminders": {
+        "task": "notifications.tasks.send_session_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Web processes sweep too; this covers a deployment whose web processes all died.
     "sweep-room-presence": {"task": "sessions.tasks.sweep_room_presence", "schedule": 15.0},
     "end-overdue-rooms": {"task": "sessions.tasks.end_overdue_rooms", "schedule": 30.0},

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -96,9 +97,15 @@ def running(command: list[str], env: dict[str, str]) -> Iterator[ProcessLog]:
 
 
 @contextmanager
-def celery_worker(queue: str, concurrency: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[ProcessLog]:
+def celery_worker(
+    queue: str, concurrency: int = 1, extra_env: dict[str, str] | None = None, clock: datetime | None = None
+) -> Iterator[ProcessLog]:
+    """``clock``: the worker's clock starts at this instant (tests/support/time_travel_celery.py)."""
+    celery = [str(BIN_DIR / "celery")]
+    if clock is not None:
+        celery = [str(BIN_DIR / "python"), "-m", "tests.support.time_travel_celery", clock.isoformat()]
     command = [
-        str(BIN_DIR / "celery"), "-A", "server", "worker", "-Q", queue, "--concurrency", str(concurrency),
+        *celery, "-A", "server", "worker", "-Q", queue, "--concurrency", str(concurrency),
         "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
         "--hostname", f"{queue}@%h",
     ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 
 from accounts import services as account_services
 from accounts.models import User
@@ -78,7 +79,7 @@ async def test_replays_unread_since_last_id_then_streams_live() -> None:
         "id": second.pk,
         "kind": "session_opening",
         "title": "Your session at 11:00 is open",
-        "body": "You can join now: /s/1",
+        "body": f"You can join now: {settings.PUBLIC_BASE_URL}/s/1",  # links are absolute
         "created_at": second.created_at.isoformat(),
     }
     assert await communicator.receive_nothing(timeout=0.2)

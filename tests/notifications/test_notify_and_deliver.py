@@ -112,7 +112,7 @@ def test_smtp_failure_retries_then_fails_visibly(emailable: User, opening_data: 
     notification = services.notify(recipient=emailable, kind="session_opening", data=opening_data)
     assert notification is not None
     delivery = Delivery.objects.get(notification=notification)
-    with mock.patch("notifications.services.send_mail", side_effect=ConnectionRefusedError("smtp down")):
+    with mock.patch("django.core.mail.EmailMessage.send", side_effect=ConnectionRefusedError("smtp down")):
         for attempt in range(1, services.EMAIL_MAX_ATTEMPTS):
             with pytest.raises(services.EmailSendFailed):
                 services.deliver_email(delivery_id=delivery.pk)
@@ -136,7 +136,7 @@ def test_task_retries_with_backoff_on_failure(emailable: User, opening_data: dic
     assert notification is not None
     delivery = Delivery.objects.get(notification=notification)
     with (
-        mock.patch("notifications.services.send_mail", side_effect=OSError("down")),
+        mock.patch("django.core.mail.EmailMessage.send", side_effect=OSError("down")),
         mock.patch.object(send_email_delivery, "retry", side_effect=Retry()) as retry,
         pytest.raises(Retry),
     ):
