@@ -17,6 +17,7 @@ from accounts.models import User
 from notifications.models import NotificationSettings
 from server.envtools import env_int_list, public_base_url
 from tests.processes import BASE_DIR
+from tests.server.test_deploy_check import _production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,30 @@ def test_nonsense_reminder_settings_refuse_to_start(name: str, value: str) -> No
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("public_base_url", "problem"),
+    [
+        (None, "points at this machine"),  # the default, http://127.0.0.1:$PORT
+        ("https://elsewhere.example.org", "not in ALLOWED_HOSTS"),
+        ("http://iop.example.org", "not https"),
+    ],
+)
+def test_check_deploy_warns_when_email_links_would_fail(public_base_url: str | None, problem: str) -> None:
+    env = {**os.environ, **_production_env()}
+    if public_base_url is None:
+        del env["PUBLIC_BASE_URL"]
+    else:
+        env["PUBLIC_BASE_URL"] = public_base_url
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "iop.W002" in output and problem in output
