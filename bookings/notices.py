@@ -41,6 +41,7 @@ def notify_booking_confirmed(*, booking_id: int) -> int:
             data={"date": local.date().isoformat(), "time": local.strftime("%H:%M"), "link": session_link(session)},
             about=about if person.role == Role.GUARDIAN else None,
             dedupe_key=f"booking_confirmed:{booking.pk}:{booked_for}:{person.pk}",
+            session=session,  # its email carries the session's .ics
         )
         sent += notification is not None
     return sent

@@ -12,13 +12,15 @@ from django.db import transaction
 from accounts.models import Role, User
 from notifications.kinds import NotificationKind
 from notifications.services import notify
+from sessions.calendar import session_path
 from sessions.models import Session
 
 logger = logging.getLogger(__name__)
 
 
 def session_link(session: Session) -> str:
-    return f"/sessions/{session.pk}"
+    """The session's page the server serves (rendered absolute with PUBLIC_BASE_URL)."""
+    return session_path(session)
 
 
 def session_people(session: Session) -> list[User]:
@@ -56,6 +58,7 @@ def notify_session_cancelled(*, session_id: int, by_id: int | None) -> int:
             data={"date": local.date().isoformat(), "time": local.strftime("%H:%M"), "link": session_link(session)},
             about=about if person.role == Role.GUARDIAN else None,
             dedupe_key=f"session_cancelled:{session.pk}:{person.pk}",
+            session=session,  # its email carries the .ics with METHOD:CANCEL
         )
         sent += notification is not None
     return sent
