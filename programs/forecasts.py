@@ -11,6 +11,7 @@ from itertools import takewhile
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import AttendanceRecord, AttendanceStatus, OverrideStatus
@@ -50,11 +51,16 @@ def send_hours_forecasts(*, now: datetime | None = None) -> int:
             sent = notify(
                 recipient=clinicians[participant_id],
                 kind=NotificationKind.HOURS_AT_RISK,
-                data={"link": f"/participants/{participant_id}/hours"},
+                data={"link": hours_path(participant_id)},
                 dedupe_key=f"hours_at_risk:{participant_id}:{year}-W{week:02d}",
             )
             told += sent is not None
     return told
+
+
+def hours_path(participant_id: int) -> str:
+    """The participant's weekly hours, a page the server serves (made absolute in texts)."""
+    return reverse("participant-hours", kwargs={"pk": participant_id})
 
 
 def _absent(record: AttendanceRecord) -> bool:
@@ -98,7 +104,7 @@ def notify_absence_streaks(*, session_id: int) -> int:
         sent = notify(
             recipient=clinicians[record.user_id],
             kind=NotificationKind.ABSENCE_STREAK,
-            data={"link": f"/participants/{record.user_id}/hours"},
+            data={"link": hours_path(record.user_id)},
             dedupe_key=f"absence_streak:{record.user_id}:{streak[-1].session_id}",
         )
         told += sent is not None

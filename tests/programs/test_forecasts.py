@@ -62,7 +62,7 @@ def test_an_at_risk_week_is_told_to_the_primary_clinician_once_from_the_forecast
         assert send_hours_forecasts() == 1
         assert send_hours_forecasts() == 0, "once per participant and week"
     (note,) = told(NotificationKind.HOURS_AT_RISK, clinician)
-    assert note.data == {"link": f"/participants/{at_risk.participant_id}/hours"}
+    assert note.data == {"link": f"/api/v1/participants/{at_risk.participant_id}/hours/"}
     assert "IOP" not in note.title + note.body, "PHI-free: no program type"
     with time_machine.travel(NEXT_THURSDAY_1230, tick=False):
         assert send_hours_forecasts() == 2, "a new week: both have nothing scheduled now"
@@ -99,7 +99,7 @@ def test_three_absences_in_a_row_tell_the_clinician_once_per_streak(program: Pro
     fourth = absent_from(participant, 1, start=datetime(2026, 12, 4, 15, 0, tzinfo=UTC))[0]
     assert notify_absence_streaks(session_id=fourth.pk) == 0, "the same streak goes on"
     (note,) = told(NotificationKind.ABSENCE_STREAK, clinician)
-    assert note.data == {"link": f"/participants/{participant.pk}/hours"}
+    assert note.data == {"link": f"/api/v1/participants/{participant.pk}/hours/"}
 
 
 def test_an_excused_absence_or_an_attended_session_ends_a_streak(program: Program) -> None:
