@@ -15,6 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -486,7 +487,7 @@ def end_guardian_access_at_adulthood() -> int:
             notify(
                 recipient=link.guardian,
                 kind=NotificationKind.GUARDIAN_ACCESS_ENDED,
-                data={"link": "/account"},
+                data={"link": reverse("me")},  # a page the server serves
                 dedupe_key=f"guardian_access_ended:{link.pk}",
             )
             # Room consumers close a guardian's sockets on this reason.
