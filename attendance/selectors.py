@@ -1,7 +1,8 @@
 """Attended time from the rooms' AttendanceSegment rows, computed in PostgreSQL.
 
-One SQL statement serves the live view of one session and the batch recompute of many:
-``attended_intervals(session_ids=[...])``. Its query count is one, whatever the batch."""
+One union serves the live view of one session and the batch recompute of many:
+MERGED_SPANS_CTE, read by ``attended_intervals(session_ids=[...])`` (one query, whatever
+the batch) and by the statement that writes attendance records (attendance.services)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from sessions.models import AttendanceSegment, Session
@@ -29,21 +31,28 @@ from sessions.models import AttendanceSegment, Session
 #      merged range's upper end is the greatest widened upper end of its members, that is
 #      the greatest true upper end plus `widen`, so the trim gives back a true leave time
 #      (never past ends_at). The gap a merge swallowed counts as attended time.
-_ATTENDED_INTERVALS_SQL = """
-WITH clipped AS (
+# ``{sessions}`` is the session table, or a CTE of some of its rows (the recompute's
+# sessions that are over, attendance.services); the columns read are the same.
+MERGED_SPANS_CTE = """
+clipped AS (
     SELECT seg.session_id,
            seg.user_id,
            greatest(seg.joined_at, s.starts_at - %(early)s) AS joined,
            least(coalesce(seg.left_at, s.ended_at, %(now)s), s.ends_at) AS left_
       FROM {segment} seg
-      JOIN {session} s ON s.id = seg.session_id
+      JOIN {sessions} s ON s.id = seg.session_id
      WHERE seg.session_id = ANY(%(session_ids)s)
 ), merged AS (
     SELECT session_id, user_id, unnest(range_agg(tstzrange(joined, left_ + %(widen)s))) AS span
       FROM clipped
      WHERE joined < left_
      GROUP BY session_id, user_id
-)
+)"""
+
+_ATTENDED_INTERVALS_SQL = (
+    "WITH"
+    + MERGED_SPANS_CTE
+    + """
 SELECT session_id,
        user_id,
        array_agg(lower(span) ORDER BY lower(span)) AS joins,
@@ -51,6 +60,7 @@ SELECT session_id,
   FROM merged
  GROUP BY session_id, user_id
 """
+)
 
 
 @dataclass(frozen=True)
@@ -93,21 +103,31 @@ def attended_intervals(*, session_ids: Sequence[int], now: datetime | None = Non
     sessions (hosts included; callers pick the people they report on). One query."""
     if not session_ids:
         return {}
-    widen = max(grace() - timedelta(microseconds=1), timedelta())
-    sql = _ATTENDED_INTERVALS_SQL.format(
-        segment=connection.ops.quote_name(AttendanceSegment._meta.db_table),
-        session=connection.ops.quote_name(Session._meta.db_table),
-    )
-    params: dict[str, Any] = {
-        "session_ids": list(session_ids),
-        "early": early_join_allowance(),
-        "now": now or timezone.now(),
-        "widen": widen,
-    }
+    sql = _ATTENDED_INTERVALS_SQL.format(**union_tables(sessions=table(Session)))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, union_params(session_ids=session_ids, now=now))
         rows = cursor.fetchall()
     return {
         (session_id, user_id): Attended(session_id, user_id, tuple(zip(joins, leaves, strict=True)))
         for session_id, user_id, joins, leaves in rows
+    }
+
+
+def table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def union_tables(*, sessions: str) -> dict[str, str]:
+    """The names MERGED_SPANS_CTE is formatted with: ``sessions`` is a table or CTE name."""
+    return {"segment": table(AttendanceSegment), "sessions": sessions}
+
+
+def union_params(*, session_ids: Sequence[int], now: datetime | None = None) -> dict[str, Any]:
+    """The parameters of MERGED_SPANS_CTE. ``widen`` (grace - 1 us) is what the merge adds
+    to each range's upper end and takes back off (see above)."""
+    return {
+        "session_ids": list(session_ids),
+        "early": early_join_allowance(),
+        "now": now or timezone.now(),
+        "widen": max(grace() - timedelta(microseconds=1), timedelta()),
     }

@@ -9,112 +9,186 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import User
 from attendance.models import AttendanceRecord, AttendanceRun, AttendanceStatus, OverrideStatus
-from attendance.selectors import Attended, attended_intervals, early_join_allowance
+from attendance.selectors import MERGED_SPANS_CTE, early_join_allowance, table, union_params, union_tables
 from audit import services as audit
 from sessions.models import RosterEntry, Session
 from sessions.services import ensure_can_manage_sessions_of, session_facilitators
 
-# What a recompute writes; the override_* fields are a clinician's and never among them.
-COMPUTED_FIELDS = ["attended_seconds", "attended_minutes", "first_join", "last_leave", "intervals", "status"]
 # How many missed sessions one sweep run computes (one statement each batch).
 SWEEP_BATCH = 200
+# How many sessions one statement of a recompute covers: each is its own transaction, so
+# a long recompute holds no lock for long, and its statements stay a few seconds each.
+RECOMPUTE_BATCH = 2000
 
 
-def held_until(session: Session) -> datetime:
-    """When the session really stopped: a host may end it before ends_at."""
-    if session.ended_at is not None and session.ended_at < session.ends_at:
-        return session.ended_at
-    return session.ends_at
-
-
-def computed_status(*, session: Session, attended: Attended | None) -> str:
-    """absent: 0 whole minutes. partial: attended time below ATTENDANCE_PARTIAL_BELOW_PERCENT
-    of the time the session was held (starts_at to its end). late: first join more than
-    ATTENDANCE_LATE_MINUTES after starts_at. left_early: last leave more than
-    ATTENDANCE_LEFT_EARLY_MINUTES before the session's end. Otherwise attended. The first
-    rule that applies wins, in that order."""
-    if attended is None or attended.minutes == 0:
-        return AttendanceStatus.ABSENT
-    assert attended.first_join is not None and attended.last_leave is not None
-    end = held_until(session)
-    held_seconds = (end - session.starts_at).total_seconds()
-    if held_seconds > 0 and attended.seconds * 100 < settings.ATTENDANCE_PARTIAL_BELOW_PERCENT * held_seconds:
-        return AttendanceStatus.PARTIAL
-    if attended.first_join > session.starts_at + timedelta(minutes=settings.ATTENDANCE_LATE_MINUTES):
-        return AttendanceStatus.LATE
-    if attended.last_leave < end - timedelta(minutes=settings.ATTENDANCE_LEFT_EARLY_MINUTES):
-        return AttendanceStatus.LEFT_EARLY
-    return AttendanceStatus.ATTENDED
-
-
-def is_over(session: Session, now: datetime) -> bool:
-    return session.cancelled_at is None and (session.ended_at is not None or session.ends_at <= now)
-
-
-def record_attendance(*, sessions: Sequence[Session], now: datetime | None = None) -> int:
-    """Write (or rewrite) the attendance records of these ended sessions: one per roster
-    member on the roster when the session started, or who attended it. Upserts on
-    (session, user): a recompute gives the same rows and never touches an override, and
-    two workers running it at once (a redelivered task) both end with the same rows.
-    Cancelled and unfinished sessions are skipped (no attendance for a cancelled session).
-    Four queries, whatever the number of sessions."""
-    now = now or timezone.now()
-    sessions = [session for session in sessions if is_over(session, now)]
-    if not sessions:
-        return 0
-    by_id = {session.pk: session for session in sessions}
-    attended = attended_intervals(session_ids=list(by_id), now=now)
-    roster = RosterEntry.objects.filter(session_id__in=by_id).values_list("session_id", "user_id", "removed_at")
-    records = []
-    for session_id, user_id, removed_at in sorted(roster):
-        session = by_id[session_id]
-        person = attended.get((session_id, user_id))
-        # Taken off the roster before it started and never there: not theirs to attend.
-        if removed_at is not None and removed_at <= session.starts_at and person is None:
-            continue
-        records.append(_record_for(session=session, user_id=user_id, attended=person))
-    with transaction.atomic():
-        # Sorted by (session, user) above, so concurrent upserts lock rows in one order.
-        AttendanceRecord.objects.bulk_create(
-            records,
-            update_conflicts=True,
-            unique_fields=["session", "user"],
-            update_fields=COMPUTED_FIELDS,
-        )
-        AttendanceRun.objects.bulk_create(
-            [AttendanceRun(session_id=session_id, computed_at=now) for session_id in sorted(by_id)],
-            update_conflicts=True,
-            unique_fields=["session"],
-            update_fields=["computed_at"],
-        )
-    return len(records)
-
-
-def _record_for(*, session: Session, user_id: int, attended: Attended | None) -> AttendanceRecord:
-    intervals = attended.intervals if attended else ()
-    return AttendanceRecord(
-        session=session,
-        user_id=user_id,
-        attended_seconds=attended.seconds if attended else 0,
-        attended_minutes=attended.minutes if attended else 0,
-        first_join=attended.first_join if attended else None,
-        last_leave=attended.last_leave if attended else None,
-        intervals=[{"from": join.isoformat(), "to": leave.isoformat()} for join, leave in intervals],
-        status=computed_status(session=session, attended=attended),
+def _iso(timestamp: str) -> str:
+    """SQL for a timestamptz as Python's isoformat() writes it in UTC (the API's strings):
+    2026-11-23T17:00:00+00:00, with .ffffff only when there are microseconds."""
+    utc = f"({timestamp}) AT TIME ZONE 'UTC'"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE WHEN date_trunc('second', {utc}) = {utc} THEN '' ELSE to_char({utc}, '.US') END"
+        " || '+00:00'"
     )
 
 
-def record_session_attendance(*, session_id: int) -> int:
-    session = Session.objects.filter(pk=session_id).first()
-    if session is None:
+# One statement writes the records of a batch of sessions (one or thousands: the live path
+# after a session ends and a batch recompute are the same statement):
+#   - over: the sessions given that are over and not cancelled, and when each was really
+#     held until (a host may end a session before ends_at);
+#   - merged, attended: the union of each person's segments (attendance.selectors), summed;
+#   - roster: one row per roster member, with or without segments, except someone taken
+#     off the roster before the session started who never came (not theirs to attend);
+#   - computed: the status, the first rule that applies winning: absent (0 whole minutes), partial
+#     (attended seconds below ATTENDANCE_PARTIAL_BELOW_PERCENT of the time held, starts_at
+#     to its end), late (first join more than ATTENDANCE_LATE_MINUTES after starts_at),
+#     left_early (last leave more than ATTENDANCE_LEFT_EARLY_MINUTES before its end),
+#     else attended;
+#   - changed: records already there whose computed fields differ are updated (only the
+#     computed fields, never a clinician's override_* ones); a recompute that finds the
+#     same figures writes nothing (no row lock, no new row version, no index writes);
+#   - added: records not there yet are inserted in (session, user) order. ON CONFLICT
+#     covers a worker that inserted them meanwhile (a redelivered task running beside
+#     this one): its rows are updated where they differ, so both end with the same rows;
+#   - each session gets its AttendanceRun (one with nobody on its roster too, so the sweep
+#     does not pick it again).
+_RECORD_ATTENDANCE_SQL = """
+WITH over AS MATERIALIZED (
+    SELECT id, starts_at, ends_at, ended_at,
+           CASE WHEN ended_at < ends_at THEN ended_at ELSE ends_at END AS held_until
+      FROM {session}
+     WHERE id = ANY(%(session_ids)s)
+       AND cancelled_at IS NULL
+       AND (ended_at IS NOT NULL OR ends_at <= %(now)s)
+),{merged}, attended AS (
+    SELECT session_id,
+           user_id,
+           floor(sum(extract(epoch FROM upper(span) - %(widen)s - lower(span))))::integer AS seconds,
+           min(lower(span)) AS first_join,
+           max(upper(span)) - %(widen)s AS last_leave,
+           jsonb_agg(jsonb_build_object('from', {iso_join}, 'to', {iso_leave}) ORDER BY lower(span)) AS intervals
+      FROM merged
+     GROUP BY session_id, user_id
+), roster AS (
+    SELECT r.session_id,
+           r.user_id,
+           coalesce(a.seconds, 0) AS seconds,
+           a.first_join,
+           a.last_leave,
+           coalesce(a.intervals, '[]'::jsonb) AS intervals,
+           s.starts_at,
+           s.held_until,
+           extract(epoch FROM s.held_until - s.starts_at) AS held_seconds
+      FROM {roster} r
+      JOIN over s ON s.id = r.session_id
+      LEFT JOIN attended a ON a.session_id = r.session_id AND a.user_id = r.user_id
+     WHERE r.removed_at IS NULL OR r.removed_at > s.starts_at OR a.user_id IS NOT NULL
+), computed AS (
+    SELECT session_id,
+           user_id,
+           seconds,
+           seconds / 60 AS minutes,
+           first_join,
+           last_leave,
+           intervals,
+           CASE WHEN seconds / 60 = 0 THEN %(absent)s
+                WHEN held_seconds > 0 AND seconds * 100 < %(partial_percent)s * held_seconds THEN %(partial)s
+                WHEN first_join > starts_at + %(late_after)s THEN %(late)s
+                WHEN last_leave < held_until - %(left_early_before)s THEN %(left_early)s
+                ELSE %(attended)s
+           END AS status
+      FROM roster
+), runs AS (
+    INSERT INTO {run} (session_id, computed_at)
+    SELECT id, %(now)s FROM over ORDER BY id
+        ON CONFLICT (session_id) DO UPDATE SET computed_at = EXCLUDED.computed_at
+), changed AS (
+    UPDATE {record} AS record
+       SET attended_seconds = c.seconds,
+           attended_minutes = c.minutes,
+           first_join = c.first_join,
+           last_leave = c.last_leave,
+           intervals = c.intervals,
+           status = c.status
+      FROM computed c
+     WHERE record.session_id = ANY(%(session_ids)s)
+       AND record.session_id = c.session_id
+       AND record.user_id = c.user_id
+       AND (record.attended_seconds, record.first_join, record.last_leave, record.intervals, record.status)
+           IS DISTINCT FROM (c.seconds, c.first_join, c.last_leave, c.intervals, c.status)
+    RETURNING 1
+), added AS (
+    INSERT INTO {record} AS record (session_id, user_id, attended_seconds, attended_minutes, first_join, last_leave,
+                                    intervals, status, override_reason)
+    SELECT session_id, user_id, seconds, minutes, first_join, last_leave, intervals, status, ''
+      FROM computed c
+     WHERE NOT EXISTS (SELECT 1 FROM {record} r WHERE r.session_id = c.session_id AND r.user_id = c.user_id)
+     ORDER BY session_id, user_id
+        ON CONFLICT (session_id, user_id) DO UPDATE
+       SET attended_seconds = EXCLUDED.attended_seconds,
+           attended_minutes = EXCLUDED.attended_minutes,
+           first_join = EXCLUDED.first_join,
+           last_leave = EXCLUDED.last_leave,
+           intervals = EXCLUDED.intervals,
+           status = EXCLUDED.status
+     WHERE (record.attended_seconds, record.first_join, record.last_leave, record.intervals, record.status)
+           IS DISTINCT FROM (EXCLUDED.attended_seconds, EXCLUDED.first_join, EXCLUDED.last_leave, EXCLUDED.intervals,
+                             EXCLUDED.status)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM changed) + (SELECT count(*) FROM added)
+"""
+
+
+def record_attendance(*, session_ids: Sequence[int], now: datetime | None = None) -> int:
+    """Write (or rewrite) the attendance records of these sessions, those of them that are
+    over (ended by a host, or ends_at passed) and not cancelled: one per roster member (see
+    _RECORD_ATTENDANCE_SQL). A recompute gives the same rows and never touches an
+    override. One statement, whatever the number of sessions; returns the records written
+    (new or changed)."""
+    if not session_ids:
         return 0
-    return record_attendance(sessions=[session])
+    sql = _RECORD_ATTENDANCE_SQL.format(
+        merged=MERGED_SPANS_CTE.format(**union_tables(sessions="over")),
+        session=table(Session),
+        roster=table(RosterEntry),
+        run=table(AttendanceRun),
+        record=table(AttendanceRecord),
+        iso_join=_iso("lower(span)"),
+        iso_leave=_iso("upper(span) - %(widen)s"),
+    )
+    params = union_params(session_ids=sorted(set(session_ids)), now=now or timezone.now())
+    params.update(
+        partial_percent=settings.ATTENDANCE_PARTIAL_BELOW_PERCENT,
+        late_after=timedelta(minutes=settings.ATTENDANCE_LATE_MINUTES),
+        left_early_before=timedelta(minutes=settings.ATTENDANCE_LEFT_EARLY_MINUTES),
+        **{status: status.value for status in AttendanceStatus},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (written,) = cursor.fetchone()
+    return int(written)
+
+
+def record_session_attendance(*, session_id: int) -> int:
+    """The records of one session that ended: the batch statement with one id."""
+    return record_attendance(session_ids=[session_id])
+
+
+def recompute_attendance(
+    *, session_ids: Sequence[int], now: datetime | None = None, batch: int = RECOMPUTE_BATCH
+) -> int:
+    """Rewrite the records of many sessions (a whole program's history, say), ``batch``
+    sessions per statement in id order, each batch its own transaction. The same rows as
+    one session at a time; returns the records written (new or changed)."""
+    ids = sorted(set(session_ids))
+    return sum(record_attendance(session_ids=ids[i : i + batch], now=now) for i in range(0, len(ids), batch))
 
 
 def record_missed_attendance(*, now: datetime | None = None) -> int:
@@ -125,9 +199,10 @@ def record_missed_attendance(*, now: datetime | None = None) -> int:
         Session.objects.filter(cancelled_at__isnull=True)
         .filter(Q(ended_at__isnull=False) | Q(ends_at__lte=now))
         .filter(~Exists(AttendanceRun.objects.filter(session=OuterRef("pk"))))
-        .order_by("ends_at", "id")[:SWEEP_BATCH]
+        .order_by("ends_at", "id")
+        .values_list("id", flat=True)[:SWEEP_BATCH]
     )
-    return record_attendance(sessions=list(missed), now=now)
+    return record_attendance(session_ids=list(missed), now=now)
 
 
 def max_minutes(session: Session) -> int:
