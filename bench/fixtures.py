@@ -2,8 +2,10 @@
 
 The bench never touches the data of `make run` / `make test`: it derives from DATABASE_URL
 the same server with database ``iop_bench`` (dropped and recreated once per `make bench`)
-and from REDIS_URL the same server with db 2 (flushed once per run). After ``prepare()``
-the bench process itself runs Django against those, so fixtures are made with the ORM.
+and from REDIS_URL the same server with db 2 (flushed once per run); ``BENCH_DATABASE`` and
+``BENCH_REDIS_DB`` name others, so two benches on one server do not drop each other's
+data. After ``prepare()`` the bench process itself runs Django against those, so fixtures
+are made with the ORM.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BENCH_DATABASE = "iop_bench"
-BENCH_REDIS_DB = 2
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE") or "iop_bench"
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB") or 2)
 # Adults: participants need a birth date, and adolescents would bring guardian rules in.
 PARTICIPANT_BIRTH_DATE = date(1990, 1, 1)
 TIME_ZONE = "America/Chicago"
