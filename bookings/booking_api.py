@@ -18,6 +18,7 @@ from bookings import idempotency, services
 from bookings.booking_serializers import (
     BookingCancelSerializer,
     BookingCreateSerializer,
+    BookingGuardianSerializer,
     BookingRescheduleSerializer,
     BookingSerializer,
 )
@@ -108,4 +109,13 @@ class BookingViewSet(viewsets.GenericViewSet):
         booking = self.get_object()
         data = validated_body(BookingRescheduleSerializer, request)
         services.reschedule_booking(by=request_user(request), booking=booking, slot_start=data["slot_start"])
+        return self._render(booking)
+
+    @extend_schema(request=BookingGuardianSerializer, responses=BookingSerializer)
+    @action(detail=True, methods=["post"])
+    def guardians(self, request: Request, pk: str) -> Response:
+        booking = self.get_object()
+        data = validated_body(BookingGuardianSerializer, request)
+        guardian = user_or_refusal(data["guardian"], field="guardian", refusal=services.NO_SUCH_GUARDIAN)
+        services.add_guardian(by=request_user(request), booking=booking, guardian=guardian)
         return self._render(booking)

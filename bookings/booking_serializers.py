@@ -105,3 +105,7 @@ class BookingCancelSerializer(serializers.Serializer):
 
 class BookingRescheduleSerializer(serializers.Serializer):
     slot_start = AwareDateTimeField()
+
+
+class BookingGuardianSerializer(serializers.Serializer):
+    guardian = IdField()

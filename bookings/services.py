@@ -248,3 +248,32 @@ def reschedule_booking(*, by: User, booking: Booking, slot_start: datetime, now:
             raise Conflict(SLOT_TAKEN, code="slot_taken") from exc
         raise
     return booking
+
+
+NO_SUCH_GUARDIAN = "No such guardian for this participant."
+
+
+def add_guardian(*, by: User, booking: Booking, guardian: User, now: datetime | None = None) -> Booking:
+    """Put another linked guardian of the adolescent on the family session (the clinician
+    or an admin). The guardian needs an active link and the adolescent's consent sharing
+    the schedule, as in the room; only they hear the confirmation (the others already
+    did). Someone else is "no such guardian" to a clinician (links are not theirs to see)."""
+    if not is_staff_for(user=by, booking=booking):
+        raise PermissionDenied("Only the clinician and admins add guardians to a family session.")
+    if not guardian_may_see(guardian=guardian, adolescent=booking.participant, scope="schedule"):
+        reason = "This person is not a guardian of the participant with consent to share the schedule."
+        refuse_person(by=by, field="guardian", reason=reason, uniform=NO_SUCH_GUARDIAN)
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = _open_booking(booking, now)
+        entry = RosterEntry.objects.filter(session=booking.session, user=guardian).first()
+        if entry is not None and entry.removed_at is None:
+            raise Conflict("This guardian is already on the session.", code="already_on_roster")
+        if entry is None:
+            RosterEntry.objects.create(session=booking.session, user=guardian, role=RosterRole.GUARDIAN)
+        else:
+            entry.removed_at, entry.role = None, RosterRole.GUARDIAN
+            entry.save(update_fields=["removed_at", "role"])
+        audit.record(actor=by, action="booking.add_guardian", target=booking, data={"guardian": guardian.pk})
+        notices.booking_confirmed_on_commit(booking=booking)
+    return booking

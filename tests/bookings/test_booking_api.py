@@ -15,6 +15,7 @@ from accounts.models import Consent, User
 from bookings.idempotency import delete_expired_records
 from bookings.models import Booking, IdempotencyRecord
 from bookings.services import book_family_session
+from notifications.models import Notification
 from tests.bookings.booking_support import (
     BOOKINGS,
     NOW,
@@ -362,3 +363,37 @@ def test_the_sessions_api_shows_the_booked_family_session_to_the_guardian(world:
     listed = client_for(world.pat).get("/api/v1/sessions/", {"from": "2027-03-01", "to": "2027-03-08"})
     assert [item["id"] for item in listed.json()] == [booking.session_id]
     assert listed.json()[0]["kind"] == "family"
+
+
+# --- Other guardians -----------------------------------------------------------------------
+
+
+def test_the_clinician_adds_a_linked_guardian_who_alone_hears_of_it(
+    world: World, client_for: ClientFor, db_snapshot: Snapshot, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = book_family_session(by=world.dana, clinician=world.dana, participant=world.ava, slot_start=TEN)
+    url = f"{BOOKINGS}{booking.pk}/guardians/"
+    dana, pat = client_for(world.dana), client_for(world.pat)
+    stranger = UserFactory.create(guardian=True)
+    before = db_snapshot()
+    # The family cannot add people; a stranger, a participant or a bad id is no guardian.
+    assert pat.post(url, {"guardian": world.pat.pk}, format="json").status_code == 403
+    for bad in (stranger.pk, world.sam.pk, 10**12, "x", True, None):
+        response = dana.post(url, {"guardian": bad}, format="json")
+        assert response.status_code == 400, bad
+        assert list(error_of(response)["fields"]) == ["guardian"]
+    assert error_of(dana.post(url, {"guardian": stranger.pk}, format="json"))["fields"] == {
+        "guardian": ["No such guardian for this participant."]
+    }
+    assert db_snapshot() == before
+    with django_capture_on_commit_callbacks(execute=True):
+        response = dana.post(url, {"guardian": world.pat.pk}, format="json")
+    assert response.status_code == 200, response.content
+    assert {"user": world.pat.pk, "role": "guardian"} in response.json()["session"]["roster"]
+    told = Notification.objects.filter(kind="booking_confirmed").values_list("recipient__username", flat=True)
+    assert sorted(told) == ["ava", "dana", "pat"]  # pat once, the others only from the booking
+    again = dana.post(url, {"guardian": world.pat.pk}, format="json")
+    assert again.status_code == 409 and error_of(again)["code"] == "already_on_roster"
+    # The added guardian may now cancel it like the booker.
+    assert pat.post(f"{BOOKINGS}{booking.pk}/cancel/").status_code == 200
