@@ -266,6 +266,8 @@ def _check_reminder_offsets(offsets: list[int]) -> None:
     if len(offsets) != len(set(offsets)):
         raise ValidationError({"reminders": "Each reminder may be listed once."})
     other = [offset for offset in offsets if offset not in allowed]
+    if other and not allowed:
+        raise ValidationError({"reminders": "This server sends no session reminders: give []."})
     if other:
-        choices = ", ".join(str(offset) for offset in allowed) or "none"
+        choices = ", ".join(str(offset) for offset in allowed)
         raise ValidationError({"reminders": f"Reminders can be {choices} minutes before a session."})

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import email
 import re
+import signal
 import uuid
 from datetime import datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import cast
 
+import psutil
+import psycopg
 import pytest
 from django.conf import settings
 from django.utils import timezone
@@ -27,6 +30,7 @@ from sessions import services as sessions
 from sessions.models import Session
 from tests.factories import SessionFactory
 from tests.processes import celery_worker
+from tests.processes import test_database_url as database_url  # (not collected as a test)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,3 +135,44 @@ def test_reminders_on_real_workers_fire_once_follow_moves_and_skip_cancelled_ses
         else:
             assert sequence == 0
     assert sum(_event_of(message)[2] == new_start for message in messages) == 2
+
+
+def _waiting_on_a_lock(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def test_a_worker_killed_mid_sweep_leaves_the_rest_to_the_redelivered_sweep(
+    dana: User, theo: User, sam: User, ava: User, tmp_path: Path
+) -> None:
+    start = (timezone.now() + 2 * DAY).replace(minute=0, second=0, microsecond=0)
+    first = SessionFactory.create(kind="individual", starts_at=start, hosts=[dana], roster=[sam])
+    second = SessionFactory.create(kind="individual", starts_at=start + MINUTE, hosts=[theo], roster=[ava])
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(tmp_path)}
+    # Another transaction holds the second session's row: the sweep sends the first
+    # session's reminders, then waits on the second's lock, and is killed there.
+    blocker = psycopg.connect(database_url())
+    watcher = psycopg.connect(database_url(), autocommit=True)
+    try:
+        blocker.execute("SELECT id FROM therapy_sessions_session WHERE id = %s FOR UPDATE", [second.pk])
+        with celery_worker(queue, concurrency=1, extra_env=env, clock=start - DAY + 2 * MINUTE) as worker:
+            send_session_reminders.apply_async(queue=queue)
+            assert worker.wait_for(lambda text: _waiting_on_a_lock(watcher), timeout=30), worker.text()
+            assert _reminded(first) == {("dana", 1440, start), ("sam", 1440, start)}
+            (child,) = psutil.Process(worker.process.pid).children()
+            child.send_signal(signal.SIGKILL)
+            assert worker.wait_for(lambda text: "WorkerLostError" in text or "SIGKILL" in text, timeout=30)
+            blocker.rollback()
+            # The broker hands the sweep to a new pool process; it sends the rest, once.
+            assert worker.wait_for(lambda text: SWEEP_DONE.search(text) is not None, timeout=30), worker.text()
+            assert [int(count) for count in SWEEP_DONE.findall(worker.text())] == [2]
+            assert worker.wait_for(lambda text: len(EMAIL_DONE.findall(text)) >= 4, timeout=30), worker.text()
+    finally:
+        blocker.close()
+        watcher.close()
+    assert _reminded(second) == {("theo", 1440, start + MINUTE), ("ava", 1440, start + MINUTE)}
+    assert Notification.objects.filter(kind="session_reminder").count() == 4
+    assert len(_emails(tmp_path)) == 4
