@@ -35,6 +35,8 @@ EXPORT_RESPONSE = inline_serializer(
     },
 )
 
+EXPORT_DESCRIPTION = "JSON with format=json (the default); with format=csv, a header line and the rows, same columns"
+
 
 class ProgramBillingView(APIView):
     """One row per participant and day with attended time in the range: attended minutes
@@ -59,7 +61,8 @@ class ProgramBillingView(APIView):
             OpenApiParameter("format", OpenApiTypes.STR, enum=EXPORT_FORMATS, description="json (default) or csv"),
         ],
         responses={
-            200: OpenApiResponse(EXPORT_RESPONSE, description="JSON; with format=csv, text/csv with the same columns")
+            (200, "application/json"): OpenApiResponse(EXPORT_RESPONSE, description=EXPORT_DESCRIPTION),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=EXPORT_DESCRIPTION),
         },
     )
     def get(self, request: Request, pk: int) -> Any:
