@@ -15,6 +15,7 @@ from accounts.models import Consent, User
 from bookings.idempotency import delete_expired_records
 from bookings.models import Booking, IdempotencyRecord
 from bookings.services import book_family_session
+from bookings.tasks import delete_expired_idempotency_keys
 from notifications.models import Notification
 from tests.bookings.booking_support import (
     BOOKINGS,
@@ -251,6 +252,13 @@ def test_the_sweep_deletes_expired_records_only(world: World, client_for: Client
     assert delete_expired_records(now=NOW + timedelta(hours=24)) == 1
     assert list(IdempotencyRecord.objects.values_list("user__username", flat=True)) == ["sam"]
     assert delete_expired_records(now=NOW + timedelta(hours=24)) == 0
+
+
+def test_beat_runs_the_sweep_hourly(settings: Any) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["delete-expired-idempotency-keys"]
+    assert entry == {"task": "bookings.tasks.delete_expired_idempotency_keys", "schedule": 3600.0}
+    assert delete_expired_idempotency_keys.name == entry["task"]
+    assert delete_expired_idempotency_keys() == 0
 
 
 # --- Reading -------------------------------------------------------------------------------
