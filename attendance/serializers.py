@@ -50,6 +50,17 @@ class AttendanceRecordSerializer(serializers.ModelSerializer):
         return list(record.intervals)
 
 
+class GuardianAttendanceRecordSerializer(AttendanceRecordSerializer):
+    """What a guardian reads: the record without the clinician's note and name, which may
+    say more than attendance (the consent's scope)."""
+
+    class Meta(AttendanceRecordSerializer.Meta):
+        fields = [
+            name for name in AttendanceRecordSerializer.Meta.fields if name not in ("override_reason", "overridden_by")
+        ]
+        read_only_fields = fields
+
+
 class StrictIntegerField(serializers.IntegerField):
     """An integer that refuses strings, floats and booleans instead of coercing them."""
 

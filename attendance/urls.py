@@ -8,5 +8,6 @@ router.register("attendance", api.AttendanceRecordViewSet, basename="attendance-
 
 urlpatterns = [
     path("sessions/<int:pk>/attendance/", api.SessionAttendanceView.as_view(), name="session-attendance"),
+    path("participants/<int:pk>/attendance/", api.ParticipantAttendanceView.as_view(), name="participant-attendance"),
     *router.urls,
 ]
