@@ -284,6 +284,31 @@ CHAT_MAX_CHARS = env_int("CHAT_MAX_CHARS", 4000)
 # Chat batches a web process stores at once (sessions/rooms/chat_poster.py), each on one of the
 # DB_ASYNC_POOL_SIZE connections. Bench S2 at 400 lines/s: 2 had a lower p99 than 1 or 4.
 CHAT_WRITERS = env_int("CHAT_WRITERS", 2)
+# Media (sessions/media.py): the server carries no audio or video. "mesh": browsers connect
+# to each other, the room socket relays their offers, answers and ICE candidates, for rooms
+# of at most MESH_MAX_PARTICIPANTS people; "livekit": a LiveKit server (SFU) carries the
+# media and GET /api/v1/sessions/{id}/media/ hands out its access tokens.
+MEDIA_BACKEND = env_str("MEDIA_BACKEND", "mesh")
+MESH_MAX_PARTICIPANTS = env_int("MESH_MAX_PARTICIPANTS", 6)
+# ICE servers given to clients. TURN credentials are the shared-secret scheme a coturn with
+# `use-auth-secret` and `static-auth-secret = TURN_SECRET` accepts, valid TURN_TTL_SECONDS.
+STUN_URLS = env_list("STUN_URLS", [])
+TURN_URLS = env_list("TURN_URLS", [])
+TURN_SECRET = env_str("TURN_SECRET", "")
+TURN_TTL_SECONDS = env_int("TURN_TTL_SECONDS", 600)
+LIVEKIT_URL = env_str("LIVEKIT_URL", "")
+LIVEKIT_API_KEY = env_str("LIVEKIT_API_KEY", "")
+LIVEKIT_API_SECRET = env_str("LIVEKIT_API_SECRET", "")
+if MEDIA_BACKEND not in ("mesh", "livekit"):
+    raise ImproperlyConfigured(f'MEDIA_BACKEND must be "mesh" or "livekit", got {MEDIA_BACKEND!r}')
+if MEDIA_BACKEND == "livekit" and not (LIVEKIT_URL and LIVEKIT_API_KEY and LIVEKIT_API_SECRET):
+    raise ImproperlyConfigured("MEDIA_BACKEND=livekit needs LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+if TURN_URLS and not TURN_SECRET:
+    raise ImproperlyConfigured("TURN_URLS needs TURN_SECRET (the TURN server's static-auth-secret)")
+if not 60 <= TURN_TTL_SECONDS <= 86400:
+    raise ImproperlyConfigured(f"TURN_TTL_SECONDS must be 60 to 86400, got {TURN_TTL_SECONDS}")
+if MESH_MAX_PARTICIPANTS < 2:
+    raise ImproperlyConfigured(f"MESH_MAX_PARTICIPANTS must be 2 or more, got {MESH_MAX_PARTICIPANTS}")
 
 # A session is `open` from this many minutes before it starts until it ends.
 SESSION_OPEN_LEAD_MINUTES = env_int("SESSION_OPEN_LEAD_MINUTES", 10)

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -29,10 +29,11 @@ from programs.services import NO_SUCH_PARTICIPANT
 from server.api_helpers import IsProgramAdmin, IsStaffRole, request_user, user_or_refusal, validated_body
 from server.errors import error_body
 from server.input_limits import OUT_OF_RANGE, date_in_range, instant_in_range
-from sessions import calendar, selectors, services
+from sessions import calendar, media, selectors, services
 from sessions.models import RecurringSchedule, Session
 from sessions.serializers import (
     CalendarFeedSerializer,
+    MediaSerializer,
     ScheduleSerializer,
     ScheduleWriteSerializer,
     SessionMoveSerializer,
@@ -159,6 +160,17 @@ class SessionViewSet(viewsets.GenericViewSet):
         data = validated_body(SessionMoveSerializer, request)
         session = services.move_session(by=request_user(request), session=self.get_object(), **data)
         return Response(SessionSerializer(session, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses=MediaSerializer)
+    @action(detail=True, methods=["get"], url_path="media")
+    def media(self, request: Request, pk: str) -> Response:
+        """ICE servers (and in LiveKit mode an access token) for a person in the live room now.
+        The room's door, not the session list: its refusals are the room's (no such session
+        404, not allowed in 403, not open 409), not the list's visibility."""
+        session = generics.get_object_or_404(Session.objects.all(), pk=pk)
+        answer = media.media_settings(session=session, user=request_user(request))
+        # Credentials: never cached by a browser or a proxy.
+        return Response(answer, headers={"Cache-Control": "no-store"})
 
 
 class ScheduleViewSet(viewsets.GenericViewSet):

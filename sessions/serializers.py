@@ -103,3 +103,22 @@ class ScheduleWriteSerializer(serializers.Serializer):
 
 class CalendarFeedSerializer(serializers.Serializer):
     url = serializers.CharField()
+
+
+class IceServerSerializer(serializers.Serializer):
+    """One RTCIceServer: STUN URLs alone, or TURN URLs with short-lived credentials."""
+
+    urls = serializers.ListField(child=serializers.CharField())
+    username = serializers.CharField(required=False, help_text="`<expiry unix time>:<user id>`")
+    credential = serializers.CharField(required=False)
+
+
+class MediaSerializer(serializers.Serializer):
+    """GET /sessions/{id}/media/ (sessions/media.py); ``url``, ``room`` and ``token`` in LiveKit mode only."""
+
+    mode = serializers.ChoiceField(choices=["mesh", "livekit"])
+    ice_servers = IceServerSerializer(many=True)
+    expires_at = serializers.DateTimeField(help_text="Ask again before then: the credentials stop working.")
+    url = serializers.CharField(required=False)
+    room = serializers.CharField(required=False)
+    token = serializers.CharField(required=False)

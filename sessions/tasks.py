@@ -5,6 +5,10 @@ from celery import shared_task
 from sessions import services
 from sessions.rooms import host, presence
 
+# Imported for the worker's task discovery: host.py queues them, and importing this module
+# from host.py would be a cycle.
+from sessions.sfu_tasks import sfu_mute_participant, sfu_remove_participant  # noqa: F401
+
 
 @shared_task
 def generate_upcoming_sessions() -> int:

@@ -36,6 +36,7 @@ from server.ws import (
 )
 from sessions.rooms import access, breakouts, chat, events, frames, hands, host, hub, presence, resume, state
 from sessions.rooms.members import Refusal, RoomActionError, RoomMember, RoomRefused, SocketView
+from sessions.rooms.signaling import part_name, relay
 from sessions.rooms.store import LogEntry
 
 logger = logging.getLogger("iop.rooms")
@@ -91,6 +92,8 @@ class SessionRoomConsumer(RealtimeConsumer):
         # Frames that arrive before room.state is sent wait here, then those not newer
         # than the state's seq are dropped (the state already reflects them).
         self.pending: list[LogEntry] | None = []
+        # Signaling frames (part of the room, text) that arrive before room.state: sent after it.
+        self.pending_signals: list[tuple[str, str]] = []
         # Revocations of the holder that arrive before access is decided.
         self.early_revocations: list[dict[str, Any]] = []
         refusal: int | None = None
@@ -183,6 +186,14 @@ class SessionRoomConsumer(RealtimeConsumer):
     async def on_breakout_close(self, frame: frames.BreakoutClose) -> None:
         await self.call(breakouts.close_breakouts)
 
+    async def on_rtc_description(self, frame: frames.RtcOffer | frames.RtcAnswer) -> None:
+        assert self.view is not None
+        await relay(view=self.view, kind=frame.type, to=frame.to, sdp=frame.sdp)
+
+    async def on_rtc_ice(self, frame: frames.RtcIce) -> None:
+        assert self.view is not None
+        await relay(view=self.view, kind="rtc.ice", to=frame.to, candidate=frame.candidate)
+
     async def call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         assert self.view is not None
         return await db_task(service)(member=self.view.member, **kwargs)
@@ -201,6 +212,9 @@ class SessionRoomConsumer(RealtimeConsumer):
         for entry in pending:
             if self.wants(entry.audience):
                 await self.deliver(entry)
+        signals, self.pending_signals = self.pending_signals, []
+        for part, text in signals:
+            await self.deliver_signal(part, text)
 
     async def send_catch_up(self, catch_up: resume.CatchUp) -> None:
         for text in catch_up.replay:
@@ -232,6 +246,19 @@ class SessionRoomConsumer(RealtimeConsumer):
         view.last_sent_seq = entry.seq
         if entry.control:
             await self.apply_control(view, entry.control)
+
+    async def deliver_signal(self, part: str, frame_text: str) -> None:
+        """A signaling frame addressed to this socket's user (signaling.py). The sender's
+        check read Redis; this socket's own view must agree: admitted, and in the part of
+        the room the frame was sent to (a move announced meanwhile wins)."""
+        view = self.view
+        if view is None or self.closing:
+            return
+        if self.pending is not None:
+            self.pending_signals.append((part, frame_text))
+            return
+        if view.admitted and part_name(view.breakout) == part:
+            await self.send(frame_text)
 
     async def apply_control(self, view: SocketView, control: dict[str, Any]) -> None:
         user_id = view.member.user_id
@@ -294,4 +321,7 @@ HANDLERS: dict[str, Handler] = {
     "host.end": SessionRoomConsumer.on_end,
     "breakout.open": SessionRoomConsumer.on_breakout_open,
     "breakout.close": SessionRoomConsumer.on_breakout_close,
+    "rtc.offer": SessionRoomConsumer.on_rtc_description,
+    "rtc.answer": SessionRoomConsumer.on_rtc_description,
+    "rtc.ice": SessionRoomConsumer.on_rtc_ice,
 }

@@ -13,13 +13,18 @@ such a frame (``Sequenced``) carries it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, with_config
+from pydantic import ConfigDict, Field, StringConstraints, with_config
 from typing_extensions import TypedDict
 
 # Extra keys fail validation: a test catches a builder that sends more than its model.
 _STRICT = ConfigDict(extra="forbid")
+
+# Mesh signaling limits (frames.py checks them on the way in): an SDP of a few audio and
+# video tracks is 3 to 8 KiB; a candidate line is under 200 characters.
+MAX_SDP_CHARS = 16 * 1024
+MAX_CANDIDATE_CHARS = 1024
 
 
 @with_config(_STRICT)
@@ -69,6 +74,16 @@ class ChatLine(TypedDict):
     sent_at: str
     client_id: str
     breakout: int | None
+
+
+@with_config(ConfigDict(extra="forbid", strict=True))
+class IceCandidate(TypedDict):
+    """An ICE candidate as the browser's ``RTCIceCandidate.toJSON()`` gives it."""
+
+    candidate: Annotated[str, StringConstraints(max_length=MAX_CANDIDATE_CHARS)]
+    sdpMid: NotRequired[Annotated[str, StringConstraints(max_length=64)] | None]
+    sdpMLineIndex: NotRequired[Annotated[int, Field(ge=0, le=1024)] | None]
+    usernameFragment: NotRequired[Annotated[str, StringConstraints(max_length=256)] | None]
 
 
 # --- Frames sent to one socket ------------------------------------------------------------
@@ -123,6 +138,19 @@ class Error(TypedDict):
     message: str
 
 
+# Mesh signaling, relayed from one person to another person's sockets (signaling.py): not
+# room state, so never numbered nor in the replay log. "from" is a keyword: the functional
+# TypedDict form.
+RtcDescription = TypedDict("RtcDescription", {"type": Literal["rtc.offer", "rtc.answer"], "from": int, "sdp": str})
+RtcDescription.__doc__ = """An ``rtc.offer`` or ``rtc.answer`` sent to you alone by ``from``, a
+person in your part of the room (mesh media). No ``seq``: not room state, never replayed."""
+with_config(_STRICT)(RtcDescription)
+
+RtcCandidate = TypedDict("RtcCandidate", {"type": Literal["rtc.ice"], "from": int, "candidate": IceCandidate})
+RtcCandidate.__doc__ = """An ICE candidate sent to you alone by ``from`` (mesh media). No ``seq``."""
+with_config(_STRICT)(RtcCandidate)
+
+
 # --- Frames broadcast to an audience (store.publish adds ``seq``) -------------------------
 
 
@@ -157,9 +185,11 @@ class Admitted(TypedDict):
 
 @with_config(_STRICT)
 class Muted(TypedDict):
-    """To the person a host muted (``by``: the host); their client mutes itself."""
+    """To everyone admitted: a host (``by``) muted ``user``. That person's client mutes its
+    microphone; the others show them muted."""
 
     type: Literal["muted"]
+    user: int
     by: int
     seq: NotRequired[int]
 
@@ -245,7 +275,7 @@ SEQUENCED: tuple[type, ...] = (
     BreakoutOpened,
     BreakoutClosed,
 )
-DIRECT: tuple[type, ...] = (Pong, RoomState, Resync, ChatHistory, Error, Waiting)
+DIRECT: tuple[type, ...] = (Pong, RoomState, Resync, ChatHistory, Error, Waiting, RtcDescription, RtcCandidate)
 
 
 # --- Builders -------------------------------------------------------------------------------
@@ -283,8 +313,16 @@ def admitted() -> Admitted:
     return {"type": "admitted"}
 
 
-def muted(*, by: int) -> Muted:
-    return {"type": "muted", "by": by}
+def muted(*, user: int, by: int) -> Muted:
+    return {"type": "muted", "user": user, "by": by}
+
+
+def rtc_description(kind: Literal["rtc.offer", "rtc.answer"], *, sender: int, sdp: str) -> RtcDescription:
+    return {"type": kind, "from": sender, "sdp": sdp}
+
+
+def rtc_candidate(*, sender: int, candidate: IceCandidate) -> RtcCandidate:
+    return {"type": "rtc.ice", "from": sender, "candidate": candidate}
 
 
 def removed() -> Removed:

@@ -12,6 +12,7 @@ from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, model_validator
 
 from server.ws import FrameError
+from sessions.rooms.events import MAX_SDP_CHARS, IceCandidate
 
 MAX_BREAKOUT_ROOMS = 50
 MAX_ROOM_SIZE = 200
@@ -129,6 +130,32 @@ class BreakoutClose(_Frame):
     type: Literal["breakout.close"]
 
 
+class RtcOffer(_Frame):
+    """Mesh media: a WebRTC offer (SDP) for one person in your part of the room (the main
+    room or your breakout); they get it as ``rtc.offer`` with ``from``."""
+
+    type: Literal["rtc.offer"]
+    to: UserId
+    sdp: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SDP_CHARS)]
+
+
+class RtcAnswer(_Frame):
+    """Mesh media: the answer (SDP) to an ``rtc.offer``, for the person who made it."""
+
+    type: Literal["rtc.answer"]
+    to: UserId
+    sdp: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SDP_CHARS)]
+
+
+class RtcIce(_Frame):
+    """Mesh media: one ICE candidate for a peer (``candidate`` as RTCIceCandidate.toJSON()
+    gives it; an empty ``candidate`` string ends the candidates)."""
+
+    type: Literal["rtc.ice"]
+    to: UserId
+    candidate: IceCandidate
+
+
 InboundFrame = Annotated[
     Ping
     | ChatSend
@@ -140,7 +167,10 @@ InboundFrame = Annotated[
     | HostMute
     | HostEnd
     | BreakoutOpen
-    | BreakoutClose,
+    | BreakoutClose
+    | RtcOffer
+    | RtcAnswer
+    | RtcIce,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[InboundFrame] = TypeAdapter(InboundFrame)
@@ -156,6 +186,9 @@ MODELS: tuple[type[_Frame], ...] = (
     HostEnd,
     BreakoutOpen,
     BreakoutClose,
+    RtcOffer,
+    RtcAnswer,
+    RtcIce,
 )
 _TYPE_OF = {model: model.model_fields["type"].annotation.__args__[0] for model in MODELS}  # type: ignore[union-attr]
 FRAME_TYPES = frozenset(_TYPE_OF.values())

@@ -8,7 +8,9 @@ operation per member; see bench S3).
 
 The same connection carries access revocations (server/realtime.py): the hub closes its
 own sockets of the user a revocation names, so a room socket needs no channel-layer
-channel or group of its own.
+channel or group of its own. It also carries each room's mesh signaling (signaling.py),
+frames addressed to one user that the hub hands to that user's local sockets only.
+Messages are dispatched by channel, one dict lookup (``_handlers``).
 
 The hub also heartbeats its sockets' presence (one pipeline per tick), closes sockets
 whose client went silent, and sweeps presence left behind by dead processes.
@@ -24,6 +26,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -36,7 +40,7 @@ from server.loop_local import LoopLocal
 from server.realtime import REVOCATIONS_CHANNEL
 from server.redis_client import drop_async_redis_connections
 from server.ws import PreparedFrame, db_task
-from sessions.rooms import presence, presence_store, store
+from sessions.rooms import presence, presence_store, signaling, store
 from sessions.rooms.store import LogEntry, parse_entry
 
 log = logging.getLogger("iop.rooms")
@@ -53,6 +57,8 @@ class RoomSocket(Protocol):
 
     async def deliver(self, entry: LogEntry, frame: PreparedFrame | None = None) -> None: ...
 
+    async def deliver_signal(self, part: str, frame_text: str) -> None: ...
+
     async def bus_lost(self) -> None: ...
 
     async def went_silent(self) -> None: ...
@@ -67,6 +73,9 @@ class RoomHub:
         self._redis = aioredis.Redis.from_url(settings.REDIS_URL, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5)
         self._pubsub: aioredis.client.PubSub | None = None
         self._confirmed: dict[bytes, asyncio.Future[None]] = {}
+        # What each subscribed channel's messages go to: the room's stream, its signaling,
+        # the revocations.
+        self._handlers: dict[bytes, Callable[[bytes], Awaitable[None]]] = {REVOCATIONS: self._revoke}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
@@ -80,7 +89,11 @@ class RoomHub:
             self.rooms.setdefault(socket.session_id, set()).add(socket)
             if self._pubsub is None:
                 self._pubsub = self._redis.pubsub()
-            channels = [store.channel_name(socket.session_id).encode(), REVOCATIONS]
+            session_id = socket.session_id
+            room, rtc = store.channel_name(session_id).encode(), store.rtc_channel_name(session_id).encode()
+            channels = [room, rtc, REVOCATIONS]
+            self._handlers[room] = partial(self._route, session_id)
+            self._handlers[rtc] = partial(self._relay, session_id)
             new = [channel for channel in channels if channel not in self._confirmed]
             if new:
                 for channel in new:
@@ -104,11 +117,14 @@ class RoomHub:
             if sockets:
                 return
             del self.rooms[socket.session_id]
-            channel = store.channel_name(socket.session_id).encode()
-            self._confirmed.pop(channel, None)
+            session_id = socket.session_id
+            channels = [store.channel_name(session_id).encode(), store.rtc_channel_name(session_id).encode()]
+            for channel in channels:
+                self._confirmed.pop(channel, None)
+                self._handlers.pop(channel, None)
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
-                    await self._pubsub.unsubscribe(channel)
+                    await self._pubsub.unsubscribe(*channels)
 
     # Background work ----------------------------------------------------------------------
 
@@ -149,13 +165,11 @@ class RoomHub:
                 if future is not None and not future.done():
                     future.set_result(None)
             elif message["type"] == "message":
-                if message["channel"] == REVOCATIONS:
-                    await self._revoke(message["data"])
-                else:
-                    await self._route(message["channel"], message["data"])
+                handler = self._handlers.get(message["channel"])
+                if handler is not None:
+                    await handler(message["data"])
 
-    async def _route(self, channel: bytes, data: bytes) -> None:
-        session_id = int(channel.rsplit(b":", 1)[1])
+    async def _route(self, session_id: int, data: bytes) -> None:
         entry = parse_entry(data)
         frame = PreparedFrame(entry.frame_text)  # framed once for all local sockets
         for socket in list(self.rooms.get(session_id, ())):
@@ -166,6 +180,19 @@ class RoomHub:
                     if "closed protocol" in str(error):  # it closed while we sent; its disconnect follows
                         continue
                     log.exception("delivering a room frame failed")
+
+    async def _relay(self, session_id: int, data: bytes) -> None:
+        """A signaling frame addressed to one user: to this process's sockets of that user
+        in the room, each of which checks it is in the part of the room it was sent to."""
+        addressed = signaling.parse_addressed(data)
+        for socket in list(self.rooms.get(session_id, ())):
+            if socket.user_id == addressed.to:
+                try:
+                    await socket.deliver_signal(addressed.part, addressed.frame_text)
+                except Exception as error:
+                    if "closed protocol" in str(error):
+                        continue
+                    log.exception("relaying a signaling frame failed")
 
     async def _revoke(self, data: bytes) -> None:
         """Hand an access revocation to this process's sockets of the user it names, or
@@ -189,6 +216,7 @@ class RoomHub:
             if not future.done():
                 future.set_exception(ConnectionError("room bus lost"))
         self._confirmed.clear()
+        self._handlers = {REVOCATIONS: self._revoke}
         return sockets
 
     async def _stop(self) -> None:

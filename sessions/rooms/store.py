@@ -48,6 +48,11 @@ def channel_name(session_id: int) -> str:
     return f"{PUBSUB_PREFIX}room:{session_id}"
 
 
+def rtc_channel_name(session_id: int) -> str:
+    """Mesh signaling frames, each addressed to one user (signaling.py); not the stream."""
+    return f"{PUBSUB_PREFIX}rtc:{session_id}"
+
+
 class RoomKeys:
     """A room's Redis keys. The stream: ``seq`` (counter), ``log`` (LIST of entries),
     ``chat_seqs`` (HASH chat message id -> seq). Who is where: ``presence`` (ZSET of

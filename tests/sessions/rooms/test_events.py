@@ -49,6 +49,12 @@ async def test_every_server_frame_type_matches_its_model(clients: Clients) -> No
 
     await a.send(chat("hello", "e-1"))
     await b.expect("chat.message")
+    await a.send({"type": "rtc.offer", "to": p1.pk, "sdp": "v=0"})
+    await b.expect("rtc.offer")
+    await b.send({"type": "rtc.answer", "to": p0.pk, "sdp": "v=0"})
+    await a.expect("rtc.answer")
+    await a.send({"type": "rtc.ice", "to": p1.pk, "candidate": {"candidate": "", "sdpMid": "0"}})
+    await b.expect("rtc.ice")
     await a.send({"type": "hand.raise"})
     await b.expect("hand.raised")
     await a.send({"type": "hand.lower"})

@@ -147,14 +147,15 @@ async def test_participant_cannot_use_host_controls(clients: Clients) -> None:
         assert await audit(action) == [], action
 
 
-async def test_mute_reaches_the_target_only(clients: Clients) -> None:
+async def test_mute_is_a_media_state_the_room_sees(clients: Clients) -> None:
+    """The muted person's client mutes itself; the others show them muted."""
     room = await open_room(admit_directly=True)
     p0, p1, p2 = room.participants
     lead, a, b = await clients.seated(room.session, room.lead, p0, p1)
     await lead.send({"type": "host.mute", "user": p0.pk})
-    muted = await a.next()
-    assert muted["type"] == "muted" and muted["by"] == room.lead.pk
-    assert await b.silent()
+    for socket in (a, b, lead):
+        muted = await socket.next()
+        assert muted["type"] == "muted" and muted["user"] == p0.pk and muted["by"] == room.lead.pk
     (entry,) = await audit("session.mute")
     assert entry.data == {"user": p0.pk}
     assert await error(lead, {"type": "host.mute", "user": p2.pk}) == "not_present"
