@@ -4,7 +4,9 @@ task when a session ends, and the beat sweep) and a clinician's override."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -182,13 +184,33 @@ def record_session_attendance(*, session_id: int) -> int:
 
 
 def recompute_attendance(
-    *, session_ids: Sequence[int], now: datetime | None = None, batch: int = RECOMPUTE_BATCH
+    *, session_ids: Sequence[int], now: datetime | None = None, batch: int = RECOMPUTE_BATCH, workers: int = 1
 ) -> int:
     """Rewrite the records of many sessions (a whole program's history, say), ``batch``
     sessions per statement in id order, each batch its own transaction. The same rows as
-    one session at a time; returns the records written (new or changed)."""
+    one session at a time; returns the records written (new or changed).
+
+    ``workers`` > 1 runs that many batches at once, each on a database connection of its
+    own (batches hold disjoint sessions, so they never wait on each other's rows): a
+    recompute from a command can use the database server's cores, as PostgreSQL's own
+    parallel workers would for one big query. Not from inside a transaction: the other
+    connections would not see its rows."""
+    if workers > 1 and connection.in_atomic_block:
+        raise RuntimeError("recompute_attendance with workers cannot run inside a transaction.")
     ids = sorted(set(session_ids))
-    return sum(record_attendance(session_ids=ids[i : i + batch], now=now) for i in range(0, len(ids), batch))
+    batches = [ids[i : i + batch] for i in range(0, len(ids), batch)]
+    now = now or timezone.now()
+    if workers <= 1 or len(batches) <= 1:
+        return sum(record_attendance(session_ids=chunk, now=now) for chunk in batches)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(partial(_record_batch_on_own_connection, now=now), batches))
+
+
+def _record_batch_on_own_connection(session_ids: list[int], *, now: datetime) -> int:
+    try:
+        return record_attendance(session_ids=session_ids, now=now)
+    finally:
+        connection.close()  # this thread's connection: a pool thread keeps none open
 
 
 def record_missed_attendance(*, now: datetime | None = None) -> int:

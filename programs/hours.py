@@ -31,7 +31,7 @@ from django.utils import timezone
 from accounts.models import User
 from attendance.models import AttendanceRecord
 from programs.models import CareTransition, Enrollment, Program
-from programs.selectors import weekly_requirement
+from programs.selectors import WeeklyRequirement, weekly_requirement
 from sessions.models import RosterEntry, RosterRole
 
 
@@ -265,8 +265,20 @@ def weekly_hours_of(
     )
     over = week_is_over(year=year, week=week, time_zone=program.time_zone, now=now)
     weeks = []
+    # The requirement depends only on the enrollment's dates and transitions (the program
+    # is the same for all): most of a program's participants share one, computed once.
+    requirements: dict[tuple[object, ...], WeeklyRequirement] = {}
     for enrollment in enrollments:
-        requirement = weekly_requirement(enrollment, year, week, transitions=transitions[enrollment.pk])
+        own = transitions[enrollment.pk]
+        key = (
+            enrollment.program_id,
+            enrollment.start_date,
+            enrollment.ended_on,
+            *((t.effective_date, t.to_level_id) for t in own),
+        )
+        if key not in requirements:
+            requirements[key] = weekly_requirement(enrollment, year, week, transitions=own)
+        requirement = requirements[key]
         level = next((code for code in reversed(requirement.levels) if code), program.level_of_care.code)
         attended_minutes = attended.get(enrollment.participant_id, 0)
         remaining_minutes = remaining.get(enrollment.participant_id, 0)

@@ -117,3 +117,21 @@ def test_intervals_are_written_as_python_writes_them(ended_session: Callable[...
         {"from": at(40).isoformat(), "to": at(90).isoformat()},
     ]
     assert record.intervals[0]["from"].endswith(":00.250000+00:00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_on_several_connections_write_the_same_rows(three_sessions: list[Session]) -> None:
+    ids = [s.pk for s in three_sessions]
+    assert recompute_attendance(session_ids=ids, batch=1, workers=3, now=at(100)) == 6
+    parallel = _records()
+    AttendanceRecord.objects.all().delete()
+    AttendanceRun.objects.all().delete()
+    assert recompute_attendance(session_ids=ids, now=at(100)) == 6
+    assert _records() == parallel
+    assert recompute_attendance(session_ids=ids, batch=1, workers=3, now=at(100)) == 0
+
+
+def test_batches_on_several_connections_refuse_to_run_inside_a_transaction(three_sessions: list[Session]) -> None:
+    with pytest.raises(RuntimeError):
+        recompute_attendance(session_ids=[s.pk for s in three_sessions], batch=1, workers=2)
+    assert not AttendanceRecord.objects.exists()
