@@ -5,7 +5,8 @@
 - ``attendance``: attendance segments in PostgreSQL
 - ``host``: host controls (admit, mute, remove, end) and who holds them
 - ``hands``, ``chat`` (with ``chat_poster``, the batched INSERT), ``breakouts``
-- ``signaling``: mesh media's rtc.* frames, relayed to one person in the sender's part of the room
+- ``signaling``: mesh media's rtc.* frames, relayed to one person in the sender's part of the room;
+  ``sfu_sync``: removal, mute and breakout moves carried to the LiveKit SFU
 - ``state``: the ``room.state`` frame; ``resume``: replay or resync after a gap
 - ``members``: who a socket is and which broadcasts it sees
 - ``events``: every outbound frame, typed; ``frames``: every inbound frame's schema;

@@ -11,7 +11,7 @@ from accounts.models import AgeBand, User
 from audit.services import record
 from server.redis_client import get_redis
 from sessions.models import RosterEntry, RosterRole, Session
-from sessions.rooms import events
+from sessions.rooms import events, sfu_sync
 from sessions.rooms.broadcast import broadcast
 from sessions.rooms.host import ensure_controls
 from sessions.rooms.members import RoomActionError, RoomMember
@@ -55,10 +55,12 @@ def open_breakouts(*, member: RoomMember, rooms: dict[int, list[int]]) -> None:
 def _apply_breakouts(session_id: int, mapping: dict[str, int], rooms: dict[int, list[int]]) -> None:
     keys = RoomKeys(session_id)
     pipe = get_redis().pipeline()
+    pipe.hgetall(keys.breakouts)
     pipe.delete(keys.breakouts)
     pipe.hset(keys.breakouts, mapping=cast(Any, mapping))
-    pipe.execute()
+    before = pipe.execute()[0]
     broadcast(session_id, "room", events.breakout_opened(rooms), {"breakouts": mapping})
+    sfu_sync.regrouped(session_id, _assignments(before), mapping)
 
 
 def close_breakouts(*, member: RoomMember) -> None:
@@ -72,5 +74,13 @@ def close_breakouts(*, member: RoomMember) -> None:
 
 
 def _clear_breakouts(session_id: int) -> None:
-    get_redis().delete(RoomKeys(session_id).breakouts)
+    pipe = get_redis().pipeline()
+    pipe.hgetall(RoomKeys(session_id).breakouts)
+    pipe.delete(RoomKeys(session_id).breakouts)
+    before = pipe.execute()[0]
     broadcast(session_id, "room", events.breakout_closed(), {"breakouts": {}})
+    sfu_sync.regrouped(session_id, _assignments(before), {})
+
+
+def _assignments(raw: dict[bytes, bytes]) -> dict[str, int]:
+    return {uid.decode(): int(number) for uid, number in raw.items()}

@@ -7,7 +7,6 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,14 +14,12 @@ from attendance.tasks import record_session_attendance
 from audit.services import record
 from server.redis_client import get_redis
 from sessions.models import RoomRemoval, Session
-from sessions.rooms import attendance, events, presence_store, store
+from sessions.rooms import attendance, events, presence_store, sfu_sync, store
 from sessions.rooms.access import facilitators
 from sessions.rooms.broadcast import broadcast, broadcast_on_commit
 from sessions.rooms.members import RoomActionError, RoomMember, user_audience
 from sessions.rooms.state import public_of, roster_role
 from sessions.rooms.store import RoomKeys
-from sessions.sfu import room_name
-from sessions.sfu_tasks import sfu_mute_participant, sfu_remove_participant
 
 
 def controller_id(*, member: RoomMember) -> int | None:
@@ -104,18 +101,7 @@ def mute(*, member: RoomMember, user_id: int) -> None:
             actor=member.actor(), action="session.mute", target=Session(pk=member.session_id), data={"user": user_id}
         )
         broadcast_on_commit(member.session_id, "room", events.muted(user=user_id, by=member.user_id))
-        _tell_sfu_on_commit(sfu_mute_participant, member.session_id, user_id)
-
-
-def _tell_sfu_on_commit(task: Any, session_id: int, user_id: int) -> None:
-    """With LiveKit carrying the media, queue the SFU call for the rooms the person may be
-    in there (the main room and their breakout) once the change committed. Robust: a broker
-    that is down does not undo the room's change."""
-    if settings.MEDIA_BACKEND != "livekit":
-        return
-    breakout = get_redis().hget(RoomKeys(session_id).breakouts, str(user_id))
-    rooms = [room_name(session_id)] + ([room_name(session_id, int(breakout))] if breakout is not None else [])
-    transaction.on_commit(lambda: task.delay(user_id, rooms), robust=True)
+        sfu_sync.mute_on_commit(member.session_id, user_id)
 
 
 def remove(*, member: RoomMember, user_id: int) -> None:
@@ -137,7 +123,7 @@ def remove(*, member: RoomMember, user_id: int) -> None:
         attendance.close_segments(session_id=member.session_id, reason="removed", user_id=user_id)
         record(actor=member.actor(), action="session.remove", target=removal, data={"user": user_id})
         broadcast_on_commit(member.session_id, user_audience(user_id), events.removed(), {"remove": user_id})
-        _tell_sfu_on_commit(sfu_remove_participant, member.session_id, user_id)
+        sfu_sync.remove_on_commit(member.session_id, user_id)
         if was_present:
             if was_admitted:
                 frame = events.presence("presence.left", public, removed=True)
