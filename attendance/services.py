@@ -152,8 +152,8 @@ def record_attendance(*, session_ids: Sequence[int], now: datetime | None = None
     """Write (or rewrite) the attendance records of these sessions, those of them that are
     over (ended by a host, or ends_at passed) and not cancelled: one per roster member (see
     _RECORD_ATTENDANCE_SQL). A recompute gives the same rows and never touches an
-    override. One statement, whatever the number of sessions; returns the records written
-    (new or changed)."""
+    override. One statement (and a SET), whatever the number of sessions; returns the
+    records written (new or changed)."""
     if not session_ids:
         return 0
     sql = _RECORD_ATTENDANCE_SQL.format(
@@ -172,7 +172,10 @@ def record_attendance(*, session_ids: Sequence[int], now: datetime | None = None
         left_early_before=timedelta(minutes=settings.ATTENDANCE_LEFT_EARLY_MINUTES),
         **{status: status.value for status in AttendanceStatus},
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A batch's plan costs enough for PostgreSQL to JIT-compile it, which takes longer
+        # than it saves here (S8: 7.0 vs 12.9 s and 8.8 vs 9.1 s for 36,000 sessions).
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         (written,) = cursor.fetchone()
     return int(written)
