@@ -137,6 +137,20 @@ def test_rows_inserted_without_save_get_their_kinds_service(dana: User) -> None:
     assert Session.objects.get(pk=in_group.pk).service == "group_therapy"
 
 
+def test_raw_sql_that_leaves_the_service_out_gets_the_kinds(dana: User) -> None:
+    from django.db import connection
+
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO therapy_sessions_session (kind, title, starts_at, ends_at, admit_directly, created_at)"
+            " VALUES ('individual', 'x', %s, %s, false, %s) RETURNING id",
+            [now, now + timedelta(hours=1), now],
+        )
+        [session_id] = cursor.fetchone()
+    assert Session.objects.get(pk=session_id).service == "individual_therapy"
+
+
 def test_the_database_refuses_a_service_it_does_not_know(dana: User) -> None:
     now = timezone.now()
     session = Session.objects.create(
