@@ -399,8 +399,10 @@ def test_only_admins_export(
 
 def test_an_unknown_program_is_404_and_anonymous_is_401(client_for: Clients, ada: User, api: APIClient) -> None:
     before = AuditEntry.objects.count()
-    response = client_for(ada).get("/api/v1/programs/999999/billing/", {"from": "2026-11-23", "to": "2026-11-29"})
-    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    for program_id in ("999999", str(2**63), "9" * 30):
+        query = {"from": "2026-11-23", "to": "2026-11-29"}
+        response = client_for(ada).get(f"/api/v1/programs/{program_id}/billing/", query)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert api.get("/api/v1/programs/1/billing/", {"from": "2026-11-23", "to": "2026-11-29"}).status_code == 401
     assert AuditEntry.objects.count() == before
 
