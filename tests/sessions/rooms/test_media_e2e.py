@@ -143,13 +143,13 @@ class Peer:
 
 async def test_two_peers_on_two_servers_open_a_data_channel_through_the_room() -> None:
     room = await open_room(size=2, admit_directly=True)
-    caller_user, callee_user = sorted(room.participants, key=lambda user: user.pk)
+    callee_user, caller_user = room.participants
     port_a, port_b = free_port(), free_port()
     with daphne(port_a), daphne(port_b):
         async with AsyncExitStack() as stack:
             caller = Peer(caller_user, port_a, room.session.pk)
             callee = Peer(callee_user, port_b, room.session.pk)
-            for peer in (caller, callee):
+            for peer in (callee, caller):  # the one arriving offers (docs/websocket-protocol.md, Media)
                 stack.push_async_callback(peer.close)
                 await peer.enter()
                 settings = await peer.configure()
