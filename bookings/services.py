@@ -127,7 +127,8 @@ def _inside_cutoff(*, booking: Booking, now: datetime) -> bool:
 
 def _cutoff_refusal(booking: Booking, action: str) -> Conflict:
     minutes = booking_policy(booking.clinician).cancellation_cutoff_minutes
-    span = f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
+    count, unit = (minutes // 60, "hour") if minutes % 60 == 0 else (minutes, "minute")
+    span = f"{count} {unit}{'' if count == 1 else 's'}"
     return Conflict(
         f"Bookings can be {action} up to {span} before the session starts; please contact the clinician.",
         code="inside_cancellation_cutoff",
