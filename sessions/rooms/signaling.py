@@ -73,9 +73,7 @@ redis.call('PUBLISH', ARGV[4], ARGV[2] .. '\\t' .. mine .. '\\n' .. ARGV[5])
 return {0, count}
 """
 
-MESH_ONLY = RoomActionError(
-    "sfu_required", "This server carries media through its SFU: join with the token from the media endpoint."
-)
+SFU_ONLY = ("sfu_required", "This server carries media through its SFU: join with the token from the media endpoint.")
 _REFUSALS = {
     -1: ("not_admitted", "You are not in the room."),
     -2: ("not_present", "That person is not in the room."),
@@ -133,7 +131,7 @@ async def relay(
     """Send one signaling frame to ``to``'s sockets, on the event loop (one Redis call)."""
     member = view.member
     if settings.MEDIA_BACKEND != "mesh":
-        raise MESH_ONLY
+        raise RoomActionError(*SFU_ONLY)
     if not view.admitted:
         raise RoomActionError("not_admitted", "You are in the waiting room.")
     if to == member.user_id:
