@@ -12,7 +12,7 @@ from accounts.models import AgeBand, User
 from groups import services as group_services
 from groups.models import Modality, TherapyGroup
 from programs import services
-from programs.models import DetoxStatus, Enrollment, EnrollmentStatus, LevelOfCare, Program
+from programs.models import DetoxStatus, Enrollment, EnrollmentStatus, LevelOfCare, PayerRule, Program
 from sessions import services as session_services
 from sessions.models import RecurringSchedule, Session, SessionKind, SessionStatus
 
@@ -32,6 +32,8 @@ DEMO_PROGRAMS = [
     ),
     ("Adult IOP", AgeBand.ADULT, "sam", "Adult process group", Modality.GROUP_THERAPY, time(18, 0), False),
 ]
+# The payer rule each demo program bills under, so the billing export answers under make run.
+DEMO_PAYER_RULES = {"Adolescent IOP": "S9480", "Adult IOP": "H0015"}
 DEMO_WEEKDAYS = [1, 3, 4]  # Monday, Wednesday, Thursday
 
 
@@ -50,6 +52,9 @@ def _program(name: str, age_band: str, people: dict[str, User]) -> Program:
             age_band=age_band,
             time_zone=DEMO_TIME_ZONE,
         )
+    rule = PayerRule.objects.get(code=DEMO_PAYER_RULES[name])
+    if program.payer_rule_id != rule.pk:
+        services.update_program(by=people["ada"], program=program, changes={"payer_rule": rule})
     # dana and theo work in both demo programs (dana enrols and is primary clinician).
     staff = [people["dana"], people["theo"]]
     if set(program.clinicians.values_list("pk", flat=True)) != {person.pk for person in staff}:

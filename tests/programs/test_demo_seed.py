@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,19 @@ from sessions.models import AttendanceSegment, Session, SessionStatus
 
 pytestmark = pytest.mark.django_db
 
+# A Tuesday morning in New York: no demo group meets (they meet Monday, Wednesday and
+# Thursday from 16:00 and 18:00), so the seed opens fresh sessions. At a group's own hour
+# the seed reuses the one in progress, started more than 5 minutes before.
+BETWEEN_GROUPS = datetime(2026, 12, 8, 15, 0, tzinfo=ZoneInfo("UTC"))
 
+
+@pytest.fixture
+def between_groups() -> Iterator[None]:
+    with time_machine.travel(BETWEEN_GROUPS, tick=True):
+        yield
+
+
+@pytest.mark.usefixtures("between_groups")
 def test_seed_demo_creates_open_sessions_and_is_idempotent(db_snapshot: Callable[[], dict[str, int]]) -> None:
     call_command("seed_demo")
     first = db_snapshot()
@@ -56,6 +68,7 @@ def _open_sessions() -> list[Session]:
     return [s for s in Session.objects.filter(kind="group") if s.status_at(now) == SessionStatus.OPEN]
 
 
+@pytest.mark.usefixtures("between_groups")
 def test_each_start_reopens_a_session_when_the_last_one_ended() -> None:
     call_command("seed_demo")
     # Every open session ends: the seeded ones and, at the demo groups' own hours, the
@@ -227,3 +240,22 @@ def test_demo_attendance_seeds_once(db_snapshot: Callable[[], dict[str, int]]) -
         call_command("seed_demo")
     assert AttendanceSegment.objects.count() == history[0] and CareTransition.objects.count() == history[2]
     assert AttendanceRecord.objects.filter(session__starts_at__lt=SEEDED_AT[1]).count() == history[1]
+
+
+def test_demo_programs_bill_under_a_payer_rule(client_for: Callable[[User], APIClient]) -> None:
+    seeded_at = SEEDED_AT[0]
+    with time_machine.travel(seeded_at, tick=False):
+        call_command("seed_demo")
+        ada = User.objects.get(username="ada")
+        client = client_for(ada)
+        program = Enrollment.objects.get(participant__username="sam").program
+        assert program.payer_rule is not None and program.payer_rule.code == "H0015"
+        start = seeded_at.date() - timedelta(weeks=2)
+        response = client.get(
+            f"/api/v1/programs/{program.pk}/billing/", {"from": start.isoformat(), "to": seeded_at.date().isoformat()}
+        )
+        assert response.status_code == 200, response.content
+        rows = response.json()["rows"]
+        # sam's demo weeks are short by design (see EXPECTED_WEEKS): his days fall short of 3 hours.
+        assert rows and all(row["participant"] == program.enrollments.get().participant_id for row in rows)
+        assert not any(row["day_meets_rule"] for row in rows)
