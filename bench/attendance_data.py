@@ -18,7 +18,8 @@ for a million segments). The shape, at full size (10,000 participants, 12 weeks)
   %), and the last segment left open by a crashed process (1 %). The lead has one segment
   per session. About 2.8 segments per roster entry (absences included): a million at full size.
 
-Deterministic: the same sizes give the same rows.
+Deterministic on a fresh database: the hash is of the rows' ids, so the same sizes give
+the same rows there.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import Exists, OuterRef
 
 from attendance.models import AttendanceRecord
 from attendance.services import recompute_attendance
@@ -73,9 +74,8 @@ def test_the_product_writes_a_record_for_every_roster_entry_it_should() -> None:
     written = recompute_attendance(session_ids=data.session_ids, now=NOW)
     # Taken off the roster the day before: no segment, so no record.
     removed = RosterEntry.objects.filter(session_id__in=data.session_ids, removed_at__isnull=False)
-    assert not AttendanceSegment.objects.filter(
-        session_id__in=removed.values("session_id"), user_id__in=removed.values("user_id")
-    ).exists()
+    came = AttendanceSegment.objects.filter(session_id=OuterRef("session_id"), user_id=OuterRef("user_id"))
+    assert not removed.filter(Exists(came)).exists()
     removed_and_away = removed.count()
     assert written == data.counts["roster_entries"] - removed_and_away
     statuses = Counter(AttendanceRecord.objects.values_list("status", flat=True))
