@@ -4,7 +4,7 @@ Made in PostgreSQL with ``INSERT ... SELECT generate_series`` (the ORM would tak
 for a million segments). The shape, at full size (10,000 participants, 12 weeks):
 
 - Programs in four time zones (IOP, one OP); levels of care from the migrations' seed. A
-  step-down (IOP to OP) for one enrollment in 20, halfway through.
+  step-down (IOP to OP) halfway through for the IOP enrollments of one participant id in 20.
 - Groups of 8 to 12 participants (in turn), each meeting three times a week (Monday,
   Wednesday, Friday, 3 hours, at 9:00, 13:00 or 18:00 local): 1,000 groups, 36,000
   sessions, 360,000 roster entries. Each group has a lead clinician (100 clinicians), who
