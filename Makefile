@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 .PHONY: run test test-fast bench lint lock migrate shell clean-data protocol
 
 $(STAMP): requirements.lock
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@test -x $(PY) || { echo "setup  | creating the virtual environment $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup  | installing the locked dependencies into $(VENV) (the first time takes a few minutes)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@cp requirements.lock $(STAMP)
 
 run: $(STAMP)

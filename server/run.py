@@ -135,6 +135,8 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        say("setup", "starting the embedded PostgreSQL and Redis (data in .iop/)")
     try:
         with engines(DEFAULT_DATA_DIR) as engine_env:
             return _serve(process_env(engine_env, port), port)
@@ -144,10 +146,13 @@ def main() -> int:
 
 
 def _serve(env: dict[str, str], port: int) -> int:
-    say("setup", "migrating the database")
+    say("setup", "migrating the database (the first time takes a minute)")
     _manage(env, "migrate", "--noinput")
+    say("setup", "seeding the demo data")
     _manage(env, "seed_demo")
+    say("setup", "collecting static files")
     _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    say("setup", "starting web, worker and beat")
 
     supervisor = Supervisor(env)
 
