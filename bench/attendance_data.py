@@ -24,6 +24,7 @@ the same rows there.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -117,10 +118,46 @@ def generate(size: Size, *, now: datetime | None = None) -> DataSet:
     }
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in _STATEMENTS:
-            cursor.execute(statement, params)
+            cursor.execute(with_defaults(statement, params), params)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return DataSet(monday, size.weeks, program_ids(), session_ids(), counts())
+
+
+_INSERT = re.compile(r"^\s*INSERT INTO (\w+) \(([^)]*)\)\s*(SELECT\b.*)$", re.S)
+
+
+def with_defaults(statement: str, params: dict[str, Any]) -> str:
+    """The INSERT with every NOT NULL column it does not name and that has a default in
+    the model (a field added after this file was written) given that default, as saving
+    through the ORM would. Other statements as they are."""
+    from django.apps import apps
+    from django.db import connection
+    from django.utils import timezone
+
+    match = _INSERT.match(statement)
+    if match is None:
+        return statement
+    table, columns, select = match.groups()
+    model = next(model for model in apps.get_models() if model._meta.db_table == table)
+    named = {column.strip() for column in columns.split(",")}
+    extra: list[str] = []
+    for field in model._meta.concrete_fields:
+        if field.column in named or field.primary_key or field.null or field.has_db_default():
+            continue
+        if field.has_default():
+            value = field.get_default()
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = timezone.now()
+        else:
+            continue  # no default: the INSERT fails and says which column
+        key = f"default_{table}_{field.column}"
+        params[key] = field.get_db_prep_save(value, connection)
+        extra.append(field.column)
+    if not extra:
+        return statement
+    values = ", ".join(f"%(default_{table}_{column})s" for column in extra)
+    return f"INSERT INTO {table} ({columns}, {', '.join(extra)}) SELECT given.*, {values} FROM ({select}) AS given"
 
 
 # The data set's own rows: other scenarios' users and sessions may share the database.
@@ -233,13 +270,13 @@ _STATEMENTS = [
     """,
     """
     INSERT INTO groups_groupmembership (group_id, participant_id, joined_at, left_at)
-    SELECT group_id, user_id, now(), NULL FROM s8_member ORDER BY group_id, user_id
+    SELECT group_id, user_id, now(), NULL::timestamptz FROM s8_member ORDER BY group_id, user_id
     """,
     """
     INSERT INTO programs_enrollment (start_date, planned_end_date, status, ended_on, medically_stable, detox_status,
                                      stable_living_situation, able_to_attend, eligibility_notes, created_at,
                                      created_by_id, participant_id, primary_clinician_id, program_id)
-    SELECT %(monday)s, %(planned_end)s, 'active', NULL, true, 'not_needed', true, true, '', now(),
+    SELECT %(monday)s::date, %(planned_end)s::date, 'active', NULL::date, true, 'not_needed', true, true, '', now(),
            (SELECT id FROM accounts_user WHERE username = %(label)s || '-admin'), user_id, lead_id, program_id
       FROM s8_member ORDER BY user_id
     """,
@@ -258,11 +295,11 @@ _STATEMENTS = [
     """
     INSERT INTO therapy_sessions_session (kind, service, title, starts_at, ends_at, occurrence_date, moved_at,
                                           admit_directly, ended_at, cancelled_at, created_at, group_id, schedule_id)
-    SELECT 'group', 'group_therapy', 'bench', o.starts_at, o.ends_at, o.day, NULL, false,
+    SELECT 'group', 'group_therapy', 'bench', o.starts_at, o.ends_at, o.day, NULL::timestamptz, false,
            CASE WHEN o.k %% 20 = 3 THEN NULL
                 WHEN o.k %% 30 = 7 THEN o.ends_at - interval '15 minutes'
                 ELSE o.ends_at END,
-           NULL, now(), o.group_id, NULL
+           NULL::timestamptz, now(), o.group_id, NULL::bigint
       FROM (
         SELECT g.group_id, d.day, (d.day + g.local_start) AT TIME ZONE p.time_zone AS starts_at,
                (d.day + g.local_start) AT TIME ZONE p.time_zone + make_interval(mins => %(minutes)s) AS ends_at,

@@ -152,8 +152,10 @@ def _incremental(figures: Figures, sessions: Sequence[int]) -> None:
     task writes them as it does when a session ends."""
     from attendance.models import AttendanceRecord, AttendanceRun
     from attendance.services import record_session_attendance
+    from sessions.models import Session
 
-    chosen = list(sessions[-INCREMENTAL_SESSIONS * 7 :: 7])[:INCREMENTAL_SESSIONS]
+    last = Session.objects.filter(pk__in=sessions).order_by("-starts_at", "-id").values_list("id", flat=True)
+    chosen = list(last[: INCREMENTAL_SESSIONS * 7])[::7]
     AttendanceRecord.objects.filter(session_id__in=chosen).delete()
     AttendanceRun.objects.filter(session_id__in=chosen).delete()
     first = [_timed(partial(record_session_attendance, session_id=session_id)) for session_id in chosen]

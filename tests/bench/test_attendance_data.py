@@ -81,3 +81,21 @@ def test_the_product_writes_a_record_for_every_roster_entry_it_should() -> None:
     statuses = Counter(AttendanceRecord.objects.values_list("status", flat=True))
     assert statuses["attended"] > statuses["absent"] > 0
     assert Program.objects.filter(pk__in=data.program_ids, level_of_care__code="OP").count() == 1
+
+
+def test_an_insert_gets_the_model_default_of_a_not_null_column_it_does_not_name() -> None:
+    """A field added to a model after the generator was written does not break it."""
+    params: dict[str, object] = {}
+    statement = (
+        "INSERT INTO groups_therapygroup (title, modality, age_band, created_at, lead_facilitator_id, program_id)\n"
+        "SELECT 'g', 'art', 'adult', now(), 1, 2 ORDER BY 1"
+    )
+    rewritten = attendance_data.with_defaults(statement, params)
+    assert rewritten == (
+        "INSERT INTO groups_therapygroup (title, modality, age_band, created_at, lead_facilitator_id, program_id, "
+        "capacity) SELECT given.*, %(default_groups_therapygroup_capacity)s FROM (SELECT 'g', 'art', 'adult', now(), "
+        "1, 2 ORDER BY 1) AS given"
+    )
+    assert params == {"default_groups_therapygroup_capacity": 12}
+    # Every column named (or nullable, or without a default): unchanged.
+    assert attendance_data.with_defaults("CREATE TEMP TABLE t AS SELECT 1", params) == "CREATE TEMP TABLE t AS SELECT 1"
