@@ -143,7 +143,8 @@ def with_defaults(statement: str, params: dict[str, Any]) -> str:
     named = {column.strip() for column in columns.split(",")}
     extra: list[str] = []
     for field in model._meta.concrete_fields:
-        if field.column in named or field.primary_key or field.null or field.has_db_default():
+        column = field.column
+        if column is None or column in named or field.primary_key or field.null or field.has_db_default():
             continue
         if field.has_default():
             value = field.get_default()
@@ -151,9 +152,8 @@ def with_defaults(statement: str, params: dict[str, Any]) -> str:
             value = timezone.now()
         else:
             continue  # no default: the INSERT fails and says which column
-        key = f"default_{table}_{field.column}"
-        params[key] = field.get_db_prep_save(value, connection)
-        extra.append(field.column)
+        params[f"default_{table}_{column}"] = field.get_db_prep_save(value, connection)
+        extra.append(column)
     if not extra:
         return statement
     values = ", ".join(f"%(default_{table}_{column})s" for column in extra)
