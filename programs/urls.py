@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from programs import api, billing_api
+from programs import api, billing_api, people_api
 
 router = SimpleRouter()
 router.register("levels-of-care", api.LevelOfCareViewSet, basename="level-of-care")
@@ -12,5 +12,11 @@ router.register("enrollments", api.EnrollmentViewSet, basename="enrollment")
 urlpatterns = [
     path("participants/<int:pk>/hours/", api.ParticipantHoursView.as_view(), name="participant-hours"),
     path("programs/<int:pk>/billing/", billing_api.ProgramBillingView.as_view(), name="program-billing"),
+    path("programs/<int:pk>/participants/", people_api.ProgramParticipantsView.as_view(), name="program-participants"),
+    path(
+        "participants/<int:pk>/clinicians/",
+        people_api.ParticipantCliniciansView.as_view(),
+        name="participant-clinicians",
+    ),
     *router.urls,
 ]
