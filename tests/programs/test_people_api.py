@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import Consent, ConsentScope, User
@@ -139,3 +141,22 @@ def test_bad_ids_are_404_and_anonymous_401(client_for: Clients, ava: User) -> No
     assert client_for(ava).get(_clinicians_url(2**63)).status_code == 404
     assert client_for(ava).get("/api/v1/participants/abc/clinicians/").status_code == 404
     assert APIClient().get(_clinicians_url(ava)).status_code == 401
+
+
+def _queries(client: APIClient, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_both_lists_cost_the_same_queries_however_many_people(
+    client_for: Clients, dana: User, ava: User, teen_program: Program, ava_enrolled: Enrollment
+) -> None:
+    client = client_for(dana)
+    few = (_queries(client, _participants_url(teen_program)), _queries(client, _clinicians_url(ava)))
+    for _ in range(3):
+        make_enrollment(participant=UserFactory.create(adolescent=True), program=teen_program, clinician=dana)
+        teen_program.clinicians.add(UserFactory.create())
+    more = (_queries(client, _participants_url(teen_program)), _queries(client, _clinicians_url(ava)))
+    assert few == more
+    assert len(client.get(_clinicians_url(ava)).json()) == 5
