@@ -40,6 +40,7 @@ from accounts.serializers import (
 from server.api_helpers import IsProgramAdmin, request_user
 from server.client_address import AnonRateThrottle, UserRateThrottle
 from server.errors import NamedError, error_body
+from server.openapi import error_response
 
 
 def login_locked_out_response(request: HttpRequest, response: Any = None, credentials: Any = None) -> JsonResponse:
@@ -100,7 +101,11 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: TokenResponseSerializer},
+        responses={
+            200: TokenResponseSerializer,
+            401: error_response(401, "Wrong username or password, or the second factor missing or wrong."),
+            403: error_response(403, "A staff account without an authenticator: enrol one first."),
+        },
         auth=[],
         description=(
             "Staff (clinicians, admins) with an authenticator also send `otp`: without it the answer is "
@@ -146,7 +151,7 @@ class TotpEnrolmentView(APIView):
 
     @extend_schema(
         request=TotpStartRequestSerializer,
-        responses={201: TotpEnrolmentSerializer},
+        responses={201: TotpEnrolmentSerializer, 403: error_response(403, "Not a staff account.")},
     )
     def post(self, request: Request) -> Response:
         body = TotpStartRequestSerializer(data=request.data)
@@ -158,7 +163,7 @@ class TotpEnrolmentView(APIView):
 class TotpConfirmView(TotpEnrolmentView):
     @extend_schema(
         request=TotpConfirmRequestSerializer,
-        responses={200: RecoveryCodesSerializer},
+        responses={200: RecoveryCodesSerializer, 403: error_response(403, "Not a staff account.")},
     )
     def post(self, request: Request) -> Response:
         body = TotpConfirmRequestSerializer(data=request.data)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import Booking
@@ -32,11 +33,13 @@ class FamilySessionSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "starts_at", "ends_at", "status", "roster", "hosts"]
         read_only_fields = fields
 
+    @extend_schema_field(RosterMemberSerializer(many=True))
     def get_roster(self, session: Session) -> list[dict[str, Any]]:
         # From the prefetched rows (bookings.booking_api), not one query per booking.
         entries = sorted((e for e in session.roster.all() if e.removed_at is None), key=lambda e: e.pk)
         return [{"user": entry.user_id, "role": entry.role} for entry in entries]
 
+    @extend_schema_field(RosterMemberSerializer(many=True))
     def get_hosts(self, session: Session) -> list[dict[str, Any]]:
         rows = sorted(session.facilitators.all(), key=lambda row: row.pk)
         return [{"user": row.clinician_id, "role": row.role} for row in rows]

@@ -91,7 +91,8 @@ class TherapyGroupViewSet(viewsets.GenericViewSet):
 
     @extend_schema(methods=["GET"], request=None, responses=MembershipSerializer(many=True))
     @extend_schema(methods=["POST"], request=MembershipWriteSerializer, responses={201: MembershipSerializer})
-    @action(detail=True, methods=["get", "post"])
+    # The active members are a plain list, never paged (pagination_class=None says so to the schema).
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def members(self, request: Request, pk: str) -> Response:
         group = self.get_object()
         if request.method == "GET":

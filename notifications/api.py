@@ -19,7 +19,13 @@ from rest_framework.views import APIView
 from notifications import selectors, services
 from notifications.kinds import NotificationKind
 from notifications.models import KindPreference, Notification, NotificationSettings
-from notifications.serializers import FailedDeliverySerializer, NotificationSerializer, PreferencesSerializer
+from notifications.serializers import (
+    FailedDeliverySerializer,
+    MarkedReadSerializer,
+    NotificationSerializer,
+    PreferencesSerializer,
+    PreferencesStateSerializer,
+)
 from server.api_helpers import IsProgramAdmin, request_user, validated_body
 
 
@@ -49,7 +55,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
         notification = services.mark_read(user=request_user(request), notification=self.get_object())
         return Response(NotificationSerializer(notification).data)
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: MarkedReadSerializer})
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
         return Response({"marked_read": services.mark_all_read(user=request_user(request))})
@@ -72,11 +78,11 @@ def _preferences_body(user: Any) -> dict[str, Any]:
 
 
 class PreferencesView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: PreferencesStateSerializer})
     def get(self, request: Request) -> Response:
         return Response(_preferences_body(request_user(request)))
 
-    @extend_schema(request=PreferencesSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=PreferencesSerializer, responses={200: PreferencesStateSerializer})
     def patch(self, request: Request) -> Response:
         data = validated_body(PreferencesSerializer, request, partial=True)
         quiet: Any = False

@@ -58,6 +58,30 @@ class PreferencesSerializer(serializers.Serializer):
         return value
 
 
+class KindChannelsSerializer(serializers.Serializer):
+    in_app = serializers.BooleanField(help_text="Always true: in-app notifications cannot be turned off.")
+    email = serializers.BooleanField()
+
+
+class RemindersStateSerializer(serializers.Serializer):
+    minutes_before = serializers.ListField(child=serializers.IntegerField())
+    choices = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The offsets the server sends (SESSION_REMINDER_OFFSETS_MINUTES)."
+    )
+
+
+class PreferencesStateSerializer(serializers.Serializer):
+    """What GET and PATCH answer: every kind, the reminders kept and those on offer."""
+
+    quiet_hours = QuietHoursSerializer(allow_null=True)
+    kinds = serializers.DictField(child=KindChannelsSerializer(), help_text="Keyed by notification kind.")
+    reminders = RemindersStateSerializer()
+
+
+class MarkedReadSerializer(serializers.Serializer):
+    marked_read = serializers.IntegerField(help_text="How many notifications were unread and are now read.")
+
+
 class FailedDeliverySerializer(serializers.ModelSerializer):
     recipient = serializers.IntegerField(source="notification.recipient_id")
     kind = serializers.CharField(source="notification.kind")

@@ -132,7 +132,7 @@ class ProgramViewSet(viewsets.GenericViewSet):
         ],
         responses=WeeklyHoursSerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def hours(self, request: Request, pk: str) -> Response:
         """Every participant enrolled in the program that week. Risk order: short, at_risk,
         on_track, met, then the largest shortfall first. Its clinicians and admins only."""
@@ -196,7 +196,8 @@ class EnrollmentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(methods=["GET"], request=None, responses=CareTransitionSerializer(many=True))
     @extend_schema(methods=["POST"], request=CareTransitionWriteSerializer, responses={201: CareTransitionSerializer})
-    @action(detail=True, methods=["get", "post"])
+    # The history is a plain list, never paged (pagination_class=None says so to the schema).
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def transitions(self, request: Request, pk: str) -> Response:
         enrollment = self.get_object()
         if request.method == "GET":

@@ -23,6 +23,7 @@ from programs.models import Program
 from programs.serializers import BillingDaySerializer
 from server.api_helpers import IsProgramAdmin, request_user
 from server.input_limits import BoundedDateField, query_value
+from server.openapi import error_response
 
 EXPORT_RESPONSE = inline_serializer(
     "BillingExport",
@@ -63,6 +64,7 @@ class ProgramBillingView(APIView):
         responses={
             (200, "application/json"): OpenApiResponse(EXPORT_RESPONSE, description=EXPORT_DESCRIPTION),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=EXPORT_DESCRIPTION),
+            409: error_response(409, "The program has no payer rule (`no_payer_rule`)."),
         },
     )
     def get(self, request: Request, pk: int) -> Any:

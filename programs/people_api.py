@@ -51,6 +51,8 @@ class ProgramParticipantsView(generics.GenericAPIView):
     permission_classes = [IsAuthenticated, IsStaffRole]
     serializer_class = ProgramParticipantSerializer
 
+    # A page of participants (the schema would otherwise say one participant).
+    @extend_schema(responses=ProgramParticipantSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         program = get_object_or_404(Program, pk=pk)
         user = request_user(request)

@@ -24,6 +24,7 @@ from server.envtools import (
     load_or_create_secret_key,
     public_base_url,
 )
+from server.openapi_components import FIELD_ERRORS_COMPONENT
 from server.redis_urls import celery_broker_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -337,7 +338,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "server.openapi.ErrorEnvelopeAutoSchema",
     "EXCEPTION_HANDLER": "server.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["server.client_address.UserRateThrottle"],
     # For any stock DRF throttle: the same count server/client_address.py reads.
@@ -361,6 +362,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error envelope's field messages, a recursive schema (server/openapi.py).
+    "APPEND_COMPONENTS": {"schemas": FIELD_ERRORS_COMPONENT},
     "ENUM_NAME_OVERRIDES": {
         "SessionKindEnum": "sessions.models.SessionKind",
         "SchedulableKindEnum": "sessions.models.SCHEDULABLE_KINDS",

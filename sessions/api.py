@@ -29,6 +29,7 @@ from programs.services import NO_SUCH_PARTICIPANT
 from server.api_helpers import IsProgramAdmin, IsStaffRole, request_user, user_or_refusal, validated_body
 from server.errors import error_body
 from server.input_limits import OUT_OF_RANGE, date_in_range, instant_in_range
+from server.openapi import error_response
 from sessions import calendar, media, selectors, services
 from sessions.models import RecurringSchedule, Session
 from sessions.serializers import (
@@ -161,7 +162,14 @@ class SessionViewSet(viewsets.GenericViewSet):
         session = services.move_session(by=request_user(request), session=self.get_object(), **data)
         return Response(SessionSerializer(session, context=self.get_serializer_context()).data)
 
-    @extend_schema(responses=MediaSerializer)
+    @extend_schema(
+        responses={
+            200: MediaSerializer,
+            409: error_response(
+                409, "The session is not open (`session_<status>`), or mesh media is full (`sfu_required`)."
+            ),
+        }
+    )
     @action(detail=True, methods=["get"], url_path="media")
     def media(self, request: Request, pk: str) -> Response:
         """ICE servers (and in LiveKit mode an access token) for a person in the live room now.
