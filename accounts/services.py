@@ -299,17 +299,17 @@ def purge_expired_tokens() -> int:
 # --- Sign-in audit (accounts/signals.py calls these for every sign-in path) ---------------
 
 
-def record_session_sign_in(*, user: User) -> None:
-    """A sign-in that opened a browser session (the Django admin's; API sign-ins are
-    audited by issue_token, which opens none)."""
+def record_session_sign_in(*, user: User, via: str = "admin") -> None:
+    """A sign-in that opened a browser session: the Django admin's or the web client's
+    (``via``). API sign-ins are audited by issue_token, which opens none."""
     with transaction.atomic():
-        audit.record(actor=user, action="auth.login", target=user, data={"via": "admin"})
+        audit.record(actor=user, action="auth.login", target=user, data={"via": via})
 
 
-def record_session_sign_out(*, user: User) -> None:
-    """The Django admin's sign-out (an API logout is audited by revoke_token)."""
+def record_session_sign_out(*, user: User, via: str = "admin") -> None:
+    """A browser session's sign-out (an API logout is audited by revoke_token)."""
     with transaction.atomic():
-        audit.record(actor=user, action="auth.logout", target=user, data={"via": "admin"})
+        audit.record(actor=user, action="auth.logout", target=user, data={"via": via})
 
 
 def record_failed_sign_in(*, username: str) -> None:

@@ -25,16 +25,22 @@ def _username(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _via(request: Any) -> str:
+    """Which browser sign-in: the Django admin's, or the web client's (web/)."""
+    path = getattr(request, "path", "") or ""
+    return "admin" if path.startswith("/admin/") else "web"
+
+
 @receiver(user_logged_in, dispatch_uid="accounts.audit_session_sign_in")
 def audit_session_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if isinstance(user, User):
-        services.record_session_sign_in(user=user)
+        services.record_session_sign_in(user=user, via=_via(request))
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.audit_session_sign_out")
 def audit_session_sign_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if isinstance(user, User):  # None when no one was signed in
-        services.record_session_sign_out(user=user)
+        services.record_session_sign_out(user=user, via=_via(request))
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_failed_sign_in")

@@ -148,12 +148,16 @@ INSTALLED_APPS = [
     "bookings",
     "notifications",
     "attendance",
+    # The reference web client (templates and static JavaScript modules).
+    "web",
 ]
 
 MIDDLEWARE = [
     "server.middleware.RequestContextMiddleware",
     "server.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A strict Content-Security-Policy on every page (no inline scripts or styles).
+    "web.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -226,7 +230,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
-AXES_LOCKOUT_CALLABLE = "accounts.api.login_locked_out_response"
+# The API's JSON 429 under /api/, the web sign-in page's 429 elsewhere.
+AXES_LOCKOUT_CALLABLE = "web.views.locked_out_response"
 # Lock-outs per address key on the client, not on the proxy in front of it.
 AXES_CLIENT_IP_CALLABLE = "server.client_address.client_ip"
 
@@ -334,7 +339,12 @@ PUBLIC_BASE_URL = public_base_url(env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
+    # Bearer tokens first (their 401 names the Bearer scheme); the web client's pages call
+    # the API with their session cookie, and DRF's SessionAuthentication enforces CSRF.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -384,10 +394,17 @@ SECURE_HSTS_PRELOAD = HTTPS_ONLY
 # Behind a TLS-terminating proxy; only trusted when the proxy sets it.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Never to another site; same-origin, so that browsers send the Origin header with a form
+# post (under "no-referrer" they send "Origin: null", and Django's CSRF check refuses every
+# sign-in form, the web client's and the admin's).
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# The web client signs in with the session cookie; Lax keeps it off cross-site posts.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LOGIN_URL = "/signin/"
 SESSION_COOKIE_AGE = 8 * 3600
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 

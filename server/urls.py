@@ -27,6 +27,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Unknown API paths get the JSON error envelope, with DEBUG on or off.
     re_path(r"^api/", errors.handler404),
+    # The reference web client: sign-in, home, rooms.
+    path("", include("web.urls")),
 ]
 
 handler400 = "server.errors.handler400"
