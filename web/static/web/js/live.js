@@ -19,6 +19,7 @@ export class LiveSocket {
     this.stopped = false;
     this.pinger = null;
     this.retryTimer = null;
+    this.dropped = null;
   }
 
   start() {
@@ -64,7 +65,8 @@ export class LiveSocket {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
-      if (FINAL_CODES.has(event.code)) {
+      // The server echoes our own close's code (or 1000): a drop we caused is not final.
+      if (FINAL_CODES.has(event.code) && this.dropped !== ws) {
         this.stopped = true;
         this.onState("closed");
         this.onFinal(event.code);
@@ -97,7 +99,9 @@ export class LiveSocket {
   // A dropped network, as the browser sees it: the socket goes away without the server's
   // say, and the client reconnects (used by the browser tests too).
   drop() {
-    if (this.ws) this.ws.close(4999, "dropped");
+    if (!this.ws) return;
+    this.dropped = this.ws;
+    this.ws.close(4999, "dropped");
   }
 
   stop() {
