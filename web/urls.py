@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web import views
+from web import pages, views
 
 app_name = "web"
 
@@ -10,4 +10,7 @@ urlpatterns = [
     path("signin/code/", views.second_factor, name="second-factor"),
     path("signout/", views.sign_out, name="sign-out"),
     path("sessions/<int:session_id>/", views.room, name="room"),
+    path("sessions/<int:session_id>/attendance/", pages.session_attendance, name="session-attendance"),
+    path("programs/<int:program_id>/hours/", pages.program_hours, name="program-hours"),
+    path("family/", pages.family, name="family"),
 ]

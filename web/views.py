@@ -14,7 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.api import LoginThrottle, login_locked_out_response
-from web import services
+from web import pages, services
 from web.forms import SecondFactorForm, SignInForm
 
 
@@ -99,7 +99,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"demo": settings.DEMO})
+    return render(request, pages.home_template(request), {"demo": settings.DEMO})
 
 
 @login_required
