@@ -139,6 +139,8 @@ class ConsentScope(models.TextChoices):
     SCHEDULE = "schedule", "Session schedule"
     ATTENDANCE = "attendance", "Attendance"
     HOURS = "hours", "Weekly hours"
+    # Questionnaire totals and severity; the answers themselves are never shared.
+    MEASURES = "measures", "Questionnaire scores"
 
 
 class Consent(models.Model):

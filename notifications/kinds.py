@@ -29,6 +29,7 @@ class NotificationKind(models.TextChoices):
     ABSENCE_STREAK = "absence_streak", "Repeated absences (clinicians only)"
     CLINICAL_ALERT = "clinical_alert", "Clinical alert (urgent, clinicians only)"
     GUARDIAN_ACCESS_ENDED = "guardian_access_ended", "A guardian's access ended"
+    QUESTIONNAIRE_DUE = "questionnaire_due", "A questionnaire is ready"
 
 
 SAFE_PLACEHOLDERS = {
@@ -109,6 +110,14 @@ TEMPLATES: dict[str, KindTemplate] = {
         email_body="An urgent item needs your attention. Please sign in: {link}",
         urgent=True,
         guardian_scope=None,  # never sent to guardians
+    ),
+    # No instrument's name: "PHQ-9" would tell a reader of the email what is screened for.
+    NotificationKind.QUESTIONNAIRE_DUE: KindTemplate(
+        title="A questionnaire is ready",
+        body="A short questionnaire is ready for you: {link}",
+        email_subject="A questionnaire is ready",
+        email_body="A short questionnaire is ready for you. Please sign in to answer it: {link}",
+        guardian_scope=None,  # about the participant's own care: never sent to guardians
     ),
     NotificationKind.GUARDIAN_ACCESS_ENDED: KindTemplate(
         title="Your access has changed",

@@ -125,6 +125,9 @@ class Program(models.Model):
     # cannot reach the minimum with their remaining sessions is reported to their clinician.
     forecast_weekday = models.PositiveSmallIntegerField(default=4)
     forecast_time = models.TimeField(default=time(12, 0))
+    # Telehealth safety: a participant confirms where they are and an emergency contact
+    # before they are admitted to a session of the program (measures/checkin.py).
+    checkin_required = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -104,6 +104,7 @@ class ProgramSerializer(serializers.ModelSerializer):
             "clinicians",
             "forecast_weekday",
             "forecast_time",
+            "checkin_required",
         ]
         read_only_fields = fields
 

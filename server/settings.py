@@ -150,6 +150,7 @@ INSTALLED_APPS = [
     "attendance",
     # The reference web client (templates and static JavaScript modules).
     "web",
+    "measures",
 ]
 
 MIDDLEWARE = [
@@ -283,6 +284,20 @@ if not 0 <= ATTENDANCE_PARTIAL_BELOW_PERCENT <= 100:
 ABSENCE_STREAK_SESSIONS = env_int("ABSENCE_STREAK_SESSIONS", 3)
 if ABSENCE_STREAK_SESSIONS < 1:
     raise ImproperlyConfigured(f"ABSENCE_STREAK_SESSIONS must be 1 or more, got {ABSENCE_STREAK_SESSIONS}")
+# Questionnaires (measures/): an item-9 alert nobody acknowledged within this many minutes
+# goes to the program admins, and again every as many minutes until someone does.
+CLINICAL_ALERT_ESCALATE_MINUTES = env_int("CLINICAL_ALERT_ESCALATE_MINUTES", 30)
+if CLINICAL_ALERT_ESCALATE_MINUTES < 1:
+    raise ImproperlyConfigured(
+        f"CLINICAL_ALERT_ESCALATE_MINUTES must be 1 or more, got {CLINICAL_ALERT_ESCALATE_MINUTES}"
+    )
+# Shown to a participant at once when an answer signals risk (PHQ item 9 above 0).
+CRISIS_RESOURCES_TEXT = env_str(
+    "CRISIS_RESOURCES_TEXT",
+    "If you are thinking about harming yourself, you are not alone. In the US, call or text 988 "
+    "(Suicide & Crisis Lifeline) any time, or call 911 if you are in immediate danger. "
+    "Your care team has been told and will reach out.",
+)
 # Frames kept per room in Redis for `resume`; an older gap gets a resync (fresh room.state
 # and the recent chat from PostgreSQL).
 ROOM_LOG_LENGTH = env_int("ROOM_LOG_LENGTH", 1000)
@@ -480,6 +495,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "send-hours-forecasts": {"task": "programs.tasks.send_hours_forecasts", "schedule": 900.0},
     # Idempotency-Key records older than 24 h (an expired key is already treated as new).
     "delete-expired-idempotency-keys": {"task": "bookings.tasks.delete_expired_idempotency_keys", "schedule": 3600.0},
+    # Questionnaires that came due ("a questionnaire is ready", once per due occurrence).
+    "notify-due-questionnaires": {"task": "measures.tasks.notify_due_questionnaires", "schedule": 900.0},
+    # Unacknowledged item-9 alerts past CLINICAL_ALERT_ESCALATE_MINUTES (once per step).
+    "escalate-clinical-alerts": {"task": "measures.tasks.escalate_clinical_alerts", "schedule": 60.0},
 }
 
 # --- Logging -----------------------------------------------------------------------------

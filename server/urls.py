@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("notifications.urls")),
     path("", include("attendance.urls")),
     path("", include("bookings.urls")),
+    path("", include("measures.urls")),
 ]
 
 urlpatterns = [

@@ -13,6 +13,7 @@ from django.db.models import Exists
 from accounts.models import ConsentScope, Role, User
 from accounts.selectors import consents_in_force, realtime_user
 from accounts.services import TicketHolder
+from measures.checkin import missing_checkin_annotations, must_check_in
 from sessions.models import (
     FacilitatorRole,
     RoomRemoval,
@@ -67,7 +68,7 @@ def authorize_holder(*, session_id: int, holder: TicketHolder) -> RoomMember:
 
 
 def authorize_entry(*, session_id: int, user: User) -> RoomMember:
-    session = Session.objects.select_related("group").filter(pk=session_id).first()
+    session = Session.objects.select_related("group__program").filter(pk=session_id).first()
     if session is None:
         raise RoomRefused(Refusal.NOT_FOUND, "no such session")
     hosts, lead_id, co_ids = facilitators(session.pk)
@@ -76,6 +77,7 @@ def authorize_entry(*, session_id: int, user: User) -> RoomMember:
         entry = (
             RosterEntry.objects.filter(session=session, user=user, removed_at__isnull=True)
             .annotate(removed_by_host=Exists(RoomRemoval.objects.filter(session=session, user=user)))
+            .annotate(**missing_checkin_annotations(session.pk, user_ref="user_id"))
             .first()
         )
         if entry is None or entry.removed_by_host:
@@ -88,11 +90,13 @@ def authorize_entry(*, session_id: int, user: User) -> RoomMember:
         elif session.group is not None and session.group.age_band != user.age_band:
             raise RoomRefused(Refusal.FORBIDDEN, "this group is for another age band")
         role = entry.role
+        # Until they check in (when their program requires it) they wait to be admitted.
+        admit_directly = session.admit_directly and not must_check_in(session, entry)
+    else:
+        admit_directly = session.admit_directly
     if session.status != SessionStatus.OPEN:
         raise RoomRefused(Refusal.NOT_OPEN, "session is not open")
-    return RoomMember(
-        session.pk, user.pk, display_name(user), user.username, role, lead_id, co_ids, session.admit_directly
-    )
+    return RoomMember(session.pk, user.pk, display_name(user), user.username, role, lead_id, co_ids, admit_directly)
 
 
 def member_for(session_id: int, user_id: int) -> RoomMember:

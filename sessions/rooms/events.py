@@ -97,9 +97,34 @@ class Pong(TypedDict):
 
 
 @with_config(_STRICT)
+class Location(TypedDict):
+    region: str
+    country: str
+    address: str
+
+
+@with_config(_STRICT)
+class EmergencyContact(TypedDict):
+    name: str
+    relation: str
+    phone: str
+
+
+@with_config(_STRICT)
+class CheckInInfo(TypedDict):
+    """Where a participant is for this session and whom to call (hosts only)."""
+
+    user: int
+    location: Location
+    emergency_contact: EmergencyContact
+    at: str
+
+
+@with_config(_STRICT)
 class RoomState(TypedDict):
     """First frame after accept, and again after admission or a resync. ``seq`` is the
-    room's stream position it reflects; ``waiting`` is sent to hosts only."""
+    room's stream position it reflects; ``waiting`` and ``checkins`` (who has checked in
+    for this session, with location and emergency contact) are sent to hosts only."""
 
     type: Literal["room.state"]
     seq: int
@@ -109,6 +134,7 @@ class RoomState(TypedDict):
     you: You
     participants: list[Person]
     waiting: NotRequired[list[WaitingPerson]]
+    checkins: NotRequired[list[CheckInInfo]]
 
 
 @with_config(_STRICT)
@@ -253,6 +279,27 @@ class BreakoutClosed(TypedDict):
     seq: NotRequired[int]
 
 
+@with_config(_STRICT)
+class CheckInReceived(TypedDict):
+    """To hosts only: a participant checked in (or changed their check-in) for this session."""
+
+    type: Literal["checkin.received"]
+    checkin: CheckInInfo
+    seq: NotRequired[int]
+
+
+@with_config(_STRICT)
+class AttentionNeeded(TypedDict):
+    """To hosts only: a participant's questionnaire answer needs a clinician's attention now
+    (an item-9 alert). It carries no answer; ``alert`` is the id to open and acknowledge."""
+
+    type: Literal["attention.needed"]
+    participant: int
+    alert: int
+    message: str
+    seq: NotRequired[int]
+
+
 class Control(TypedDict, total=False):
     """Not sent: carried beside a broadcast frame to change the receiving sockets' state."""
 
@@ -274,6 +321,8 @@ SEQUENCED: tuple[type, ...] = (
     HandChange,
     BreakoutOpened,
     BreakoutClosed,
+    CheckInReceived,
+    AttentionNeeded,
 )
 DIRECT: tuple[type, ...] = (Pong, RoomState, Resync, ChatHistory, Error, Waiting, RtcDescription, RtcCandidate)
 
@@ -347,6 +396,31 @@ def breakout_opened(rooms: dict[int, list[int]]) -> BreakoutOpened:
 
 def breakout_closed() -> BreakoutClosed:
     return {"type": "breakout.closed"}
+
+
+def checkin_info(
+    *, user: int, region: str, country: str, address: str, contact: tuple[str, str, str], at: datetime
+) -> CheckInInfo:
+    name, relation, phone = contact
+    return {
+        "user": user,
+        "location": {"region": region, "country": country, "address": address},
+        "emergency_contact": {"name": name, "relation": relation, "phone": phone},
+        "at": at.isoformat(),
+    }
+
+
+def checkin_received(info: CheckInInfo) -> CheckInReceived:
+    return {"type": "checkin.received", "checkin": info}
+
+
+def attention_needed(*, participant: int, alert: int) -> AttentionNeeded:
+    return {
+        "type": "attention.needed",
+        "participant": participant,
+        "alert": alert,
+        "message": "A participant needs attention.",
+    }
 
 
 def chat_line(

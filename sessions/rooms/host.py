@@ -14,7 +14,7 @@ from attendance.tasks import record_session_attendance
 from audit.services import record
 from server.redis_client import get_redis
 from sessions.models import RoomRemoval, Session
-from sessions.rooms import attendance, events, presence_store, sfu_sync, store
+from sessions.rooms import attendance, checkins, events, presence_store, sfu_sync, store
 from sessions.rooms.access import facilitators
 from sessions.rooms.broadcast import broadcast, broadcast_on_commit
 from sessions.rooms.members import RoomActionError, RoomMember, user_audience
@@ -69,6 +69,8 @@ def admit(*, member: RoomMember, user_id: int | None, everyone: bool = False) ->
         if RoomRemoval.objects.filter(session_id=member.session_id, user_id=user_id).exists():
             raise RoomActionError("removed", "That person was removed from this session.")
         targets = [user_id]
+    # A participant who must still check in stays waiting (measures/checkin.py).
+    targets = checkins.admissible(member.session_id, targets, single=not everyone)
     with transaction.atomic():
         for target in targets:
             newly = redis.sadd(keys.admitted, target)

@@ -9,6 +9,7 @@ from accounts.models import User
 from server.redis_client import get_redis
 from sessions.models import FacilitatorRole, RosterEntry, Session
 from sessions.rooms import events
+from sessions.rooms.checkins import checkins_for_hosts
 from sessions.rooms.members import RoomActionError, RoomMember, display_name
 from sessions.rooms.presence_store import user_of
 from sessions.rooms.store import RoomKeys
@@ -78,6 +79,7 @@ def room_state(*, member: RoomMember) -> events.RoomState:
             {"id": uid, "name": names.get(uid, ""), "since": datetime.fromtimestamp(since, UTC).isoformat()}
             for uid, since in waiting
         ]
+        frame["checkins"] = checkins_for_hosts(member.session_id)
     return frame
 
 

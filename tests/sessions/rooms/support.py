@@ -27,6 +27,7 @@ from sessions.models import AttendanceSegment, ChatMessage, Session
 from sessions.rooms import store
 from sessions.rooms.members import user_audience
 from tests.factories import ConsentFactory, GuardianLinkFactory, UserFactory, make_group, make_program, make_session
+from tests.measures.support import check_in
 
 ORIGIN = [(b"origin", b"http://127.0.0.1:8000")]
 
@@ -47,8 +48,10 @@ def open_room(
     admit_directly: bool = False,
     age_band: str = "adult",
     starts_in: timedelta = timedelta(minutes=-5),
+    checked_in: bool = True,
 ) -> OpenRoom:
-    """A group session open now with a lead, a co-facilitator and ``size`` participants."""
+    """A group session open now with a lead, a co-facilitator and ``size`` participants,
+    checked in for it (their location and emergency contact) unless ``checked_in`` is off."""
     adolescent = age_band == "adolescent"
     lead = UserFactory.create(first_name="Lee")
     co = UserFactory.create(first_name="Cole")
@@ -61,6 +64,8 @@ def open_room(
         Session.objects.filter(pk=session.pk).update(admit_directly=True)
         session.refresh_from_db()
     outsider = UserFactory.create(adult=not adolescent, adolescent=adolescent, first_name="Out")
+    if checked_in:
+        check_in(session, members)
     return OpenRoom(session, lead, co, members, outsider)
 
 
@@ -306,6 +311,7 @@ def family_session(consent: str) -> tuple[Session, User, User, User, Consent | N
     session = make_session(
         kind="family", hosts=[clinician], roster=[teen], guardians=[guardian], starts_in=timedelta(minutes=-5)
     )
+    check_in(session, [teen])
     return session, clinician, teen, guardian, given
 
 

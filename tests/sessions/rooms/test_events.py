@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from django.test import override_settings
 from pydantic import TypeAdapter
 
 from sessions.rooms import events, protocol
+from tests.measures.support import answer_with_risk, post_checkin, seed_instruments
 from tests.sessions.rooms.support import Clients, chat, open_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,6 +73,13 @@ async def test_every_server_frame_type_matches_its_model(clients: Clients) -> No
     await a.expect("resync")
     await a.expect("room.state")
     await a.expect("chat.history")
+    await database_sync_to_async(post_checkin)(room.session, p0)  # hosts only: checkin.received
+    await lead.expect("checkin.received")
+    await database_sync_to_async(seed_instruments)()
+    # An item-9 answer: hosts only, attention.needed.
+    program = await database_sync_to_async(lambda: room.session.group.program)()
+    await database_sync_to_async(answer_with_risk)(p0, clinician=room.lead, program=program)
+    await lead.expect("attention.needed")
     await lead.send({"type": "host.remove", "user": p2.pk})  # still waiting: waiting.left
     assert await c.closed() == 4000
     await lead.send({"type": "host.remove", "user": p1.pk})  # admitted: presence.left

@@ -330,10 +330,11 @@ def test_admitting_a_waiting_participant_costs_a_fixed_number_of_queries_and_rou
 
     sql = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
     # The session's facilitators (who holds the controls); on the roster, not removed;
-    # then the admission's transaction: the audit entry (the chain's lock, its head, the
-    # entry), the attendance segment, the person as the room shows them (name, role).
+    # whether they must still check in (measures/checkin.py); then the admission's
+    # transaction: the audit entry (the chain's lock, its head, the entry), the attendance
+    # segment, the person as the room shows them (name, role).
     assert sql == [
-        "SELECT", "SELECT", "SELECT",
+        "SELECT", "SELECT", "SELECT", "SELECT",
         "BEGIN", "SELECT", "SELECT", "INSERT", "INSERT", "SELECT", "SELECT", "COMMIT",
     ], "\n".join(query["sql"] for query in queries.captured_queries)  # fmt: skip
     # Presence (controls), presence (targets), SADD, ZREM, then after commit the three

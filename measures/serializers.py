@@ -1,0 +1,143 @@
+"""Shapes of the questionnaire and check-in endpoints (CONTRACT.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from rest_framework import serializers
+
+from measures.models import Assessment, CheckIn, ClinicalAlert, Instrument
+from server.api_helpers import StrictCharField
+
+
+class InstrumentSerializer(serializers.ModelSerializer[Instrument]):
+    answer_scale = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Instrument
+        fields = ["code", "name", "age_band", "prompt", "items", "answer_scale", "severity_bands", "risk_item"]
+
+    def get_answer_scale(self, instrument: Instrument) -> list[dict[str, Any]]:
+        return [{"value": value, "label": label} for value, label in enumerate(instrument.answer_labels)]
+
+
+class AssessmentInputSerializer(serializers.Serializer[Any]):
+    # Types are checked by the service (measures/scoring.py): the message says what is wrong.
+    instrument = serializers.JSONField()
+    answers = serializers.JSONField()
+    # Optional, and only ever the caller: nobody answers for someone else (403).
+    participant = serializers.IntegerField(required=False)
+
+
+class AssessmentResultSerializer(serializers.ModelSerializer[Assessment]):
+    instrument = serializers.CharField(source="instrument.code")
+
+    class Meta:
+        model = Assessment
+        fields = ["id", "instrument", "score", "severity", "risk", "created_at"]
+
+
+class AssessmentSerializer(AssessmentResultSerializer):
+    class Meta:
+        model = Assessment
+        fields = ["id", "instrument", "answers", "score", "severity", "risk", "change_from_first", "created_at", "note"]
+
+    change_from_first = serializers.SerializerMethodField()
+
+    def get_change_from_first(self, assessment: Assessment) -> int:
+        return assessment.score - int(self.context["first_scores"][assessment.instrument.code])
+
+
+class AssessmentTotalsSerializer(AssessmentSerializer):
+    """A guardian's view (consent scope ``measures``): totals only, never the answers, the
+    risk flag (it tells item 9's answer) or the clinician's note."""
+
+    class Meta:
+        model = Assessment
+        fields = ["id", "instrument", "score", "severity", "change_from_first", "created_at"]
+
+
+class TrendSerializer(serializers.Serializer[Any]):
+    first = serializers.IntegerField()
+    latest = serializers.IntegerField()
+    change = serializers.IntegerField()
+    change_percent = serializers.FloatField(allow_null=True)
+    response = serializers.BooleanField()
+    remission = serializers.BooleanField()
+
+
+class NoteSerializer(serializers.Serializer[Any]):
+    note = StrictCharField(max_length=2000, allow_blank=False, trim_whitespace=True)
+
+
+class ProgramRowSerializer(serializers.Serializer[Any]):
+    participant = serializers.IntegerField()
+    instrument = serializers.CharField()
+    latest_score = serializers.IntegerField()
+    severity = serializers.CharField()
+    answered_at = serializers.DateTimeField()
+    trend = TrendSerializer()
+    open_alert = serializers.BooleanField()
+
+
+class AlertSerializer(serializers.ModelSerializer[ClinicalAlert]):
+    assessment = serializers.IntegerField(source="assessment_id")
+    instrument = serializers.CharField(source="assessment.instrument.code")
+
+    class Meta:
+        model = ClinicalAlert
+        fields = [
+            "id", "participant", "assessment", "instrument", "clinician", "created_at",
+            "escalations", "acknowledged_at", "acknowledged_by", "note",
+        ]  # fmt: skip
+
+
+class LocationSerializer(serializers.Serializer[Any]):
+    region = StrictCharField(max_length=100)
+    country = StrictCharField(min_length=2, max_length=2)
+    address = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate_country(self, value: str) -> str:
+        code = value.upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise serializers.ValidationError("Use the country's two-letter ISO code, e.g. US.")
+        return code
+
+
+class EmergencyContactSerializer(serializers.Serializer[Any]):
+    name = StrictCharField(max_length=120)
+    relation = StrictCharField(max_length=60)
+    phone = StrictCharField(max_length=32)
+
+
+class CheckInInputSerializer(serializers.Serializer[Any]):
+    location = LocationSerializer()
+    emergency_contact = EmergencyContactSerializer()
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        # A number without a + is read as a local number of the country the person is in.
+        phone = data["emergency_contact"]["phone"]
+        try:
+            parsed = phonenumbers.parse(phone, data["location"]["country"])
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is None or not phonenumbers.is_valid_number(parsed):
+            raise serializers.ValidationError({"emergency_contact": {"phone": ["Enter a valid phone number."]}})
+        return data
+
+
+class CheckInSerializer(serializers.ModelSerializer[CheckIn]):
+    location = serializers.SerializerMethodField()
+    emergency_contact = serializers.SerializerMethodField()
+    checked_in_at = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = CheckIn
+        fields = ["session", "location", "emergency_contact", "checked_in_at"]
+
+    def get_location(self, checkin: CheckIn) -> dict[str, str]:
+        return {"region": checkin.region, "country": checkin.country, "address": checkin.address}
+
+    def get_emergency_contact(self, checkin: CheckIn) -> dict[str, str]:
+        return {"name": checkin.contact_name, "relation": checkin.contact_relation, "phone": checkin.contact_phone}
