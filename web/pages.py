@@ -8,7 +8,6 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -30,11 +29,15 @@ def home_template(request: HttpRequest) -> str:
 
 
 def roles_only(*roles: str) -> Callable[[View], View]:
+    """Signed-out visitors go to the sign-in page; other roles get a 403 page."""
+
+    who = " and ".join(f"{role}s" for role in roles)
+
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
             if getattr(request.user, "role", None) not in roles:
-                raise PermissionDenied("This page is not for your account.")
+                return render(request, "web/not_for_you.html", {"roles": who}, status=403)
             return view(request, *args, **kwargs)
 
         return login_required(ensure_csrf_cookie(wrapper))
