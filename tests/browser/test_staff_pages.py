@@ -5,7 +5,7 @@ API's message and changes nothing); ada's home is the two admin links."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,8 +45,18 @@ def last_weeks_group() -> dict[str, Any]:
     today = _held(group, dana, [ava, ben], timezone.now() - timedelta(minutes=150), 90, "Mindfulness group")
     _record(today, ava, 90)
     absent = _record(today, ben, 0)
-    year, week, _ = starts_at.astimezone(PROGRAM_ZONE).isocalendar()
-    return {"program": program, "session": today, "absent": absent, "week": f"{year}-W{week:02d}"}
+    return {
+        "program": program,
+        "session": today,
+        "absent": absent,
+        "week": _iso_week(starts_at),
+        "this_week": _iso_week(timezone.now()),
+    }
+
+
+def _iso_week(moment: datetime) -> str:
+    year, week, _ = moment.astimezone(PROGRAM_ZONE).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _held(group: Any, host: User, roster: list[User], starts_at: Any, minutes: int, title: str) -> Session:
@@ -87,8 +97,10 @@ async def test_dana_sees_last_weeks_hours_riskiest_first_and_overrides_an_absenc
     await dana.page.wait_for_url(f"{web_server}/programs/{program.pk}/hours/**")
     await expect(dana.page.get_by_role("heading", name="Teen IOP: weekly hours")).to_be_visible()
 
-    await dana.page.get_by_label("Week", exact=True).fill(data["week"])
-    await dana.page.get_by_role("button", name="Show week").click()
+    # This week by default (the program's zone); "Previous week" goes to the session's week.
+    await expect(dana.page.get_by_label("Week", exact=True)).to_have_value(data["this_week"])
+    await dana.page.get_by_role("button", name="Previous week").click()
+    await expect(dana.page.get_by_label("Week", exact=True)).to_have_value(data["week"])
     await expect(dana.page.locator("#hours-caption")).to_have_text(f"Week {data['week']}, riskiest first")
     rows = dana.page.locator("#hours-rows tr")
     await expect(rows).to_have_count(2)

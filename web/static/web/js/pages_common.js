@@ -64,12 +64,22 @@ export function addDays(isoDate, days) {
 
 // ISO week ("2026-W48") of a local date (YYYY-MM-DD).
 export function isoWeekOf(isoDate) {
-  const date = new Date(`${isoDate}T12:00:00Z`);
+  const date = new Date(`${isoDate}T00:00:00Z`);
   const weekday = date.getUTCDay() || 7;
   date.setUTCDate(date.getUTCDate() + 4 - weekday);
   const yearStart = new Date(Date.UTC(date.getUTCFullYear(), 0, 1));
   const week = Math.ceil(((date - yearStart) / 86400000 + 1) / 7);
   return `${date.getUTCFullYear()}-W${String(week).padStart(2, "0")}`;
+}
+
+// The ISO week ("2026-W48") some weeks before or after another.
+export function shiftWeek(label, weeks) {
+  const match = /^(\d{4})-W(\d{2})$/.exec(label);
+  if (!match) return label;
+  const jan4 = new Date(Date.UTC(Number(match[1]), 0, 4));
+  const monday = new Date(jan4);
+  monday.setUTCDate(jan4.getUTCDate() - ((jan4.getUTCDay() || 7) - 1) + (Number(match[2]) - 1 + weeks) * 7);
+  return isoWeekOf(monday.toISOString().slice(0, 10));
 }
 
 export function minutesText(minutes) {

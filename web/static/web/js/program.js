@@ -1,7 +1,7 @@
 // A program's weekly hours by participant, riskiest first (GET /programs/{id}/hours/),
 // with a week picker and the sort; names from GET /programs/{id}/participants/.
 import { api } from "./api.js";
-import { allPages, errorText, isoWeekOf, localDate, minutesText, showMessage, statusBadge } from "./pages_common.js";
+import { allPages, errorText, isoWeekOf, localDate, minutesText, shiftWeek, showMessage, statusBadge } from "./pages_common.js";
 import { clear, el } from "./ui.js";
 
 const root = document.getElementById("program-hours");
@@ -68,6 +68,12 @@ form.addEventListener("submit", (event) => {
   loadHours();
 });
 sortInput.addEventListener("change", loadHours);
+for (const [id, weeks] of [["hours-previous", -1], ["hours-next", 1]]) {
+  document.getElementById(id).addEventListener("click", () => {
+    weekInput.value = shiftWeek(weekInput.value, weeks);
+    loadHours();
+  });
+}
 
 loadProgram()
   .then(loadHours)
