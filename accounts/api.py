@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
@@ -183,6 +184,10 @@ class TotpDisableView(APIView):
 
 
 class LogoutView(APIView):
+    # Revokes the bearer token it is called with; the web client's session cookie signs
+    # out at /signout/ (web/views.py), so a cookie alone is not a credential here.
+    authentication_classes = [TokenAuthentication]
+
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
         services.revoke_token(user=request_user(request), token=request.auth)

@@ -76,5 +76,5 @@ def test_security_headers() -> None:
     response = Client().get("/healthz")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Request-ID"]

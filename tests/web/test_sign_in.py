@@ -233,3 +233,12 @@ def test_the_pages_load_no_inline_script_or_style(browser: Client, ava: User) ->
         text = page.decode()
         assert "<script>" not in text and "<style" not in text and " style=" not in text and "onclick" not in text
         assert text.count("<script") == text.count('<script type="module" src="/static/')
+
+
+def test_the_api_logout_needs_a_bearer_token_not_the_cookie(browser: Client, ava: User) -> None:
+    _sign_in(browser, "ava")
+    response = browser.post(
+        "/api/v1/auth/logout/", content_type="application/json", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value
+    )
+    assert response.status_code == 401
+    assert browser.get("/api/v1/me/").status_code == 200
