@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest, HttpResponse
 
 from server.client_address import client_ip
+from server.metrics import count_request
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ def current_request_context() -> RequestContext | None:
 def bind_request_context(context: RequestContext | None) -> object:
     """For non-HTTP entry points (websockets, tasks) that want their writes attributed."""
     return _current.set(context)
+
+
+def reset_request_context(token: object) -> None:
+    """Undo the bind_request_context that returned ``token``."""
+    _current.reset(token)  # type: ignore[arg-type]
 
 
 class RequestContextMiddleware:
@@ -77,7 +83,8 @@ access_logger = logging.getLogger("iop.access")
 
 class AccessLogMiddleware:
     """One line per request with the matched URL *pattern*, never the concrete path or
-    query string: those can carry secrets (calendar feed tokens, tickets) and record ids."""
+    query string: those can carry secrets (calendar feed tokens, tickets) and record ids.
+    The same pattern labels the request in /metrics."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -87,6 +94,7 @@ class AccessLogMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = f"/{match.route}" if match is not None and match.route else "<unmatched>"
+        count_request(request.method or "", route, response.status_code)
         context = current_request_context()
         access_logger.info(
             "%s %s %s %.1fms request_id=%s",

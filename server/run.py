@@ -163,11 +163,13 @@ def _serve(env: dict[str, str], port: int) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     bin_dir = Path(PYTHON).parent
+    # One worker takes both queues here: the default one and the emails' (settings' task routes).
+    queue = env.get("CELERY_QUEUE") or "iop"
     supervisor.start("web", serve.command(PYTHON, HOST, port))
     supervisor.start(
         "worker",
-        [str(bin_dir / "celery"), "-A", "server", "worker", "--loglevel", "INFO", "--concurrency", "2",
-         "--hostname", f"worker-{os.getpid()}@%h"],
+        [str(bin_dir / "celery"), "-A", "server", "worker", "-Q", f"{queue},{queue}-email", "--loglevel", "INFO",
+         "--concurrency", "2", "--hostname", f"worker-{os.getpid()}@%h"],
     )  # fmt: skip
     supervisor.start("beat", [str(bin_dir / "celery"), "-A", "server", "beat", "--loglevel", "INFO"])
     try:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from server.envtools import (
@@ -347,6 +348,9 @@ if any(not 1 <= offset <= 10080 for offset in SESSION_REMINDER_OFFSETS_MINUTES):
 SESSION_REMINDER_LATE_MINUTES = env_int("SESSION_REMINDER_LATE_MINUTES", 30)
 if SESSION_REMINDER_LATE_MINUTES < 1:
     raise ImproperlyConfigured(f"SESSION_REMINDER_LATE_MINUTES must be 1 or more, got {SESSION_REMINDER_LATE_MINUTES}")
+# Prometheus metrics at /metrics (server/metrics.py) for a scraper sending this bearer
+# token; without one the endpoint does not exist (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # Scheme and host (and port) that links in emails and calendar events start with.
 PUBLIC_BASE_URL = public_base_url(env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}"))
 
@@ -467,6 +471,17 @@ CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS",
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 # Tests give their workers a queue of their own, so stray workers cannot take their tasks.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "iop")
+# Emails go out from a queue of their own (a worker consumes both; compose runs one worker
+# per queue), so a slow SMTP server never delays the sweeps and reminders.
+CELERY_EMAIL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-email"
+CELERY_TASK_ROUTES = {"notifications.tasks.send_email_delivery": {"queue": CELERY_EMAIL_QUEUE}}
+# Every task has a time limit (a test checks each registered task): at the soft one the
+# task gets SoftTimeLimitExceeded and fails; at the hard one its worker process is replaced.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# The audit chain's daily walk reads the whole log: longer limits of its own.
+CELERY_TASK_ANNOTATIONS = {"audit.tasks.verify_audit_chain": {"soft_time_limit": 1800, "time_limit": 1900}}
+CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Each run also closes the sockets opened with the tokens it deletes: at most a minute late.
@@ -474,7 +489,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Hourly, so on the 18th birthday the guardian's open sockets close within the hour (the
     # consent stops counting at midnight in any case; accounts.selectors.consents_in_force).
     "end-guardian-access-at-adulthood": {"task": "accounts.tasks.end_guardian_access_at_adulthood", "schedule": 3600.0},
-    "verify-audit-chain": {"task": "audit.tasks.verify_audit_chain", "schedule": 24 * 3600.0},
+    # Daily at a fixed time (a crontab, so a restarted beat neither skips nor repeats it).
+    "verify-audit-chain": {"task": "audit.tasks.verify_audit_chain", "schedule": crontab(hour=3, minute=17)},
     "generate-upcoming-sessions": {"task": "sessions.tasks.generate_upcoming_sessions", "schedule": 3600.0},
     "notify-session-openings": {"task": "notifications.tasks.notify_session_openings", "schedule": 60.0},
     "release-held-emails": {"task": "notifications.tasks.release_held_emails", "schedule": 60.0},
@@ -504,11 +520,26 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # --- Logging -----------------------------------------------------------------------------
 # Never log request bodies, tokens or passwords: the default formatters print only the
 # message, and the request logger is kept at WARNING.
+# "json": one JSON object a line (python-json-logger), with the request id of the request,
+# or of the request that queued the task, in every line (server/log_context.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f'LOG_FORMAT must be "plain" or "json", got {LOG_FORMAT!r}')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_context": {"()": "server.log_context.RequestContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s %(task_name)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "WARNING"},

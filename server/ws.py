@@ -27,6 +27,7 @@ from django.db import connections
 from accounts.selectors import realtime_user
 from accounts.services import consume_realtime_ticket
 from server import async_db, daphne_tuning, redis_client
+from server.live_counters import LIVE
 
 MAX_FRAME_BYTES = 64 * 1024
 # Past this many refused frames (too large, too fast, malformed) in a minute, close 4429.
@@ -121,6 +122,7 @@ class FrameGate:
 
     def parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         """One inbound frame as a dict with a string ``type``, or FrameError."""
+        LIVE.frames_in += 1
         if self._over(self._recent):
             raise FrameError("rate_limited", f"At most {self.per_minute} frames a minute.")
         if text_data is None:
@@ -207,6 +209,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     uses_channel_layer = True
     channel_layer: Any = None
 
+    # Whether this socket was accepted (counted in /metrics' open sockets until it ends).
+    counted_open = False
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
         self.base_send = send
@@ -234,9 +239,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
         finally:
+            if self.counted_open:
+                self.counted_open = False
+                LIVE.open_sockets -= 1
             for task in pumps:
                 task.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        if not self.counted_open:
+            self.counted_open = True
+            LIVE.open_sockets += 1
 
     def open_wire(self) -> AutobahnProtocol | None:
         """The connection's autobahn protocol while it is open; None when not under Daphne
@@ -245,6 +259,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return wire if wire is not None and wire.state == AutobahnProtocol.STATE_OPEN else None
 
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        if text_data is not None or bytes_data is not None:
+            LIVE.frames_out += 1
         wire = self.open_wire()
         if wire is not None and text_data and bytes_data is None and not close:
             wire.sendMessage(text_data.encode(), isBinary=False)
@@ -254,6 +270,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_prepared(self, frame: PreparedFrame) -> None:
         wire = self.open_wire()
         if wire is not None:
+            LIVE.frames_out += 1
             wire.sendPreparedMessage(frame.prepared())
         else:
             await self.send(frame.text)

@@ -105,7 +105,8 @@ def celery_worker(
     if clock is not None:
         celery = [str(BIN_DIR / "python"), "-m", "tests.support.time_travel_celery", clock.isoformat()]
     command = [
-        *celery, "-A", "server", "worker", "-Q", queue, "--concurrency", str(concurrency),
+        # Both of the test's queues: its default one and its email queue (settings' task routes).
+        *celery, "-A", "server", "worker", "-Q", f"{queue},{queue}-email", "--concurrency", str(concurrency),
         "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
         "--hostname", f"{queue}@%h",
     ]  # fmt: skip

@@ -36,6 +36,7 @@ import psycopg
 from django.conf import settings
 
 from server import async_db
+from server.live_counters import LIVE
 from server.loop_local import LoopLocal
 from sessions.models import ChatMessage
 from sessions.rooms import events, store
@@ -127,6 +128,7 @@ class ChatPoster:
 
     async def _post_batch(self, batch: list[PendingChat]) -> None:
         stored, repeats = await _store(batch)
+        LIVE.chat_lines += len(stored)
         await _broadcast(stored)
         # Copies of a stored line answer as repeats only now that it is broadcast, so the
         # repeat path finds its seq in the room's log and does not post it again.

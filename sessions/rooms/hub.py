@@ -36,6 +36,7 @@ from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from server.live_counters import LIVE
 from server.loop_local import LoopLocal
 from server.realtime import REVOCATIONS_CHANNEL
 from server.redis_client import drop_async_redis_connections
@@ -86,7 +87,10 @@ class RoomHub:
         nothing published after the caller reads the room's state can be missed, nor a
         revocation committed after it."""
         async with self._lock:
-            self.rooms.setdefault(socket.session_id, set()).add(socket)
+            if socket.session_id not in self.rooms:
+                self.rooms[socket.session_id] = set()
+                LIVE.open_rooms += 1
+            self.rooms[socket.session_id].add(socket)
             if self._pubsub is None:
                 self._pubsub = self._redis.pubsub()
             session_id = socket.session_id
@@ -117,6 +121,7 @@ class RoomHub:
             if sockets:
                 return
             del self.rooms[socket.session_id]
+            LIVE.open_rooms -= 1
             session_id = socket.session_id
             channels = [store.channel_name(session_id).encode(), store.rtc_channel_name(session_id).encode()]
             for channel in channels:
@@ -211,6 +216,7 @@ class RoomHub:
 
     def _forget_all(self) -> list[RoomSocket]:
         sockets = [socket for members in self.rooms.values() for socket in members]
+        LIVE.open_rooms -= len(self.rooms)
         self.rooms.clear()
         for future in self._confirmed.values():
             if not future.done():
