@@ -144,9 +144,14 @@ async def test_pat_books_a_family_slot_sees_it_and_cancels_it(people: Any, web_s
     await expect(pat.page.locator("#bookings li[data-status=booked]")).to_have_count(0)
     assert await live_bookings() == []
 
-    # Inside the cancellation cut-off a guardian is told to call instead, and nothing changes.
-    await pat.page.locator(".slot label").first.click()
-    await pat.page.get_by_role("button", name="Book this time").click()
+    # Booking with the keyboard alone: Space picks the focused slot, Tab leaves the slots
+    # for the button, Enter books. Then, inside the cancellation cut-off, a guardian is
+    # told why it cannot be cancelled here, and nothing changes.
+    await pat.page.locator(".slot input").first.focus()
+    await pat.page.keyboard.press("Space")
+    await pat.page.keyboard.press("Tab")
+    await expect(pat.page.get_by_role("button", name="Book this time")).to_be_focused()
+    await pat.page.keyboard.press("Enter")
     await expect(pat.page.locator("[id^=booking-message-]")).to_contain_text("Booked")
     await cancellation_cutoff_of(cast["dana"], 43200)
     await pat.page.locator("#bookings li[data-status=booked]").get_by_role("button", name="Cancel booking").click()
