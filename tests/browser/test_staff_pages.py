@@ -151,6 +151,8 @@ async def test_dana_sees_last_weeks_hours_riskiest_first_and_overrides_an_absenc
     await phone.screenshot("program-hours-phone")
     await phone.page.goto(f"{web_server}/")
     await expect(phone.page.get_by_role("heading", name="My programs")).to_be_visible()
+    await expect(phone.page.locator("#attendance-sessions li[data-session]")).to_have_count(1)
+    await expect(phone.page.locator("#sessions-status")).to_be_hidden()
     await phone.screenshot("clinician-home-phone")
 
 
