@@ -4,9 +4,10 @@ Thin views: parse, call one service or selector, render."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -16,15 +17,18 @@ from rest_framework.views import APIView
 from accounts.models import User
 from audit.services import record
 from measures import alerts, checkin, selectors, services
-from measures.models import Assessment, Instrument
+from measures.models import Assessment, ClinicalAlert, Instrument
 from measures.serializers import (
     AlertSerializer,
+    AssessmentCreatedSerializer,
     AssessmentInputSerializer,
     AssessmentResultSerializer,
     AssessmentSerializer,
     AssessmentTotalsSerializer,
     CheckInInputSerializer,
+    CheckInReadSerializer,
     CheckInSerializer,
+    HistorySerializer,
     InstrumentSerializer,
     NoteSerializer,
     ProgramRowSerializer,
@@ -47,7 +51,7 @@ class AssessmentCreateView(APIView):
     """POST /assessments/: a participant answers a questionnaire due for them. With a risk
     answer the response carries the crisis resources at once."""
 
-    @extend_schema(request=AssessmentInputSerializer, responses={201: AssessmentResultSerializer})
+    @extend_schema(request=AssessmentInputSerializer, responses={201: AssessmentCreatedSerializer})
     def post(self, request: Request) -> Response:
         body = validated_body(AssessmentInputSerializer, request)
         user = request_user(request)
@@ -68,6 +72,7 @@ class ParticipantAssessmentsView(APIView):
     answers; a guardian totals only, with the ``measures`` scope (else 403 when linked, 404
     otherwise). Every staff read is audited."""
 
+    @extend_schema(responses=HistorySerializer)
     def get(self, request: Request, pk: int) -> Response:
         participant = User.objects.filter(pk=pk).first()
         if participant is None:
@@ -129,15 +134,17 @@ class ProgramMeasuresView(APIView):
         return Response(ProgramRowSerializer(rows, many=True).data)
 
 
-class AlertListView(APIView):
-    permission_classes = [IsAuthenticated, IsStaffRole]
+class AlertListView(generics.ListAPIView):
+    """GET /alerts/[?open=true]: the alerts the caller may act on, newest first, paginated."""
 
-    @extend_schema(responses=AlertSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        visible = selectors.alerts_visible_to(request_user(request))
-        if request.query_params.get("open") == "true":
+    permission_classes = [IsAuthenticated, IsStaffRole]
+    serializer_class = AlertSerializer
+
+    def get_queryset(self) -> QuerySet[ClinicalAlert]:
+        visible = selectors.alerts_visible_to(request_user(self.request))
+        if self.request.query_params.get("open") == "true":
             visible = visible.filter(acknowledged_at__isnull=True)
-        return Response(AlertSerializer(visible[:200], many=True).data)
+        return visible
 
 
 class AlertAcknowledgeView(APIView):
@@ -161,16 +168,14 @@ class SessionCheckInView(APIView):
     """GET: this session's check-in, else the last one to prefill from (404: none yet).
     POST: check in for this session (201)."""
 
-    @extend_schema(responses=CheckInSerializer)
+    @extend_schema(responses=CheckInReadSerializer)
     def get(self, request: Request, pk: int) -> Response:
         user = request_user(request)
         session = get_object_or_404(sessions_visible_to(user), pk=pk)
         last = checkin.last_checkin(participant=user, session=session)
         if last is None:
             raise NotFound("No check-in yet.")
-        data = dict(CheckInSerializer(last).data)
-        data["prefilled"] = last.session_id != session.pk
-        return Response(data)
+        return Response(CheckInReadSerializer(last, context={"session_id": session.pk}).data)
 
     @extend_schema(request=CheckInInputSerializer, responses={201: CheckInSerializer})
     def post(self, request: Request, pk: int) -> Response:

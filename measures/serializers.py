@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import phonenumbers
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from measures.models import Assessment, CheckIn, ClinicalAlert, Instrument
 from server.api_helpers import StrictCharField
+
+
+class AnswerStepSerializer(serializers.Serializer[Any]):
+    value = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the key clients read; shadows Field.label
 
 
 class InstrumentSerializer(serializers.ModelSerializer[Instrument]):
@@ -18,6 +24,7 @@ class InstrumentSerializer(serializers.ModelSerializer[Instrument]):
         model = Instrument
         fields = ["code", "name", "age_band", "prompt", "items", "answer_scale", "severity_bands", "risk_item"]
 
+    @extend_schema_field(AnswerStepSerializer(many=True))
     def get_answer_scale(self, instrument: Instrument) -> list[dict[str, Any]]:
         return [{"value": value, "label": label} for value, label in enumerate(instrument.answer_labels)]
 
@@ -36,6 +43,16 @@ class AssessmentResultSerializer(serializers.ModelSerializer[Assessment]):
     class Meta:
         model = Assessment
         fields = ["id", "instrument", "score", "severity", "risk", "created_at"]
+
+
+class AssessmentCreatedSerializer(AssessmentResultSerializer):
+    """The answer to POST /assessments/: with a risk answer, the crisis resources too."""
+
+    crisis_resources = serializers.CharField(required=False, help_text="Only when ``risk`` is true.")
+
+    class Meta:
+        model = Assessment
+        fields = [*AssessmentResultSerializer.Meta.fields, "crisis_resources"]
 
 
 class AssessmentSerializer(AssessmentResultSerializer):
@@ -65,6 +82,18 @@ class TrendSerializer(serializers.Serializer[Any]):
     change_percent = serializers.FloatField(allow_null=True)
     response = serializers.BooleanField()
     remission = serializers.BooleanField()
+
+
+class InstrumentHistorySerializer(serializers.Serializer[Any]):
+    instrument = serializers.CharField()
+    # A guardian's rows carry fewer fields (AssessmentTotalsSerializer).
+    assessments = AssessmentSerializer(many=True)
+    trend = TrendSerializer()
+
+
+class HistorySerializer(serializers.Serializer[Any]):
+    participant = serializers.IntegerField()
+    instruments = InstrumentHistorySerializer(many=True)
 
 
 class NoteSerializer(serializers.Serializer[Any]):
@@ -136,8 +165,23 @@ class CheckInSerializer(serializers.ModelSerializer[CheckIn]):
         model = CheckIn
         fields = ["session", "location", "emergency_contact", "checked_in_at"]
 
+    @extend_schema_field(LocationSerializer)
     def get_location(self, checkin: CheckIn) -> dict[str, str]:
         return {"region": checkin.region, "country": checkin.country, "address": checkin.address}
 
+    @extend_schema_field(EmergencyContactSerializer)
     def get_emergency_contact(self, checkin: CheckIn) -> dict[str, str]:
         return {"name": checkin.contact_name, "relation": checkin.contact_relation, "phone": checkin.contact_phone}
+
+
+class CheckInReadSerializer(CheckInSerializer):
+    """GET: ``prefilled`` when it is another session's (the last one), to prefill the form."""
+
+    prefilled = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CheckIn
+        fields = [*CheckInSerializer.Meta.fields, "prefilled"]
+
+    def get_prefilled(self, checkin: CheckIn) -> bool:
+        return bool(checkin.session_id != self.context["session_id"])

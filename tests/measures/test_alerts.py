@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -76,3 +77,25 @@ def test_escalation_once_per_step_until_acknowledged(alert: ClinicalAlert, ada: 
         assert escalate_due_alerts() == 0
     # The primary clinician got the first one only, never the escalations.
     assert Notification.objects.filter(recipient=dana, kind="clinical_alert").count() == 1
+
+
+def test_the_alert_list_is_for_staff_who_treat_and_costs_fixed_queries(
+    client_for: Callable[[User], APIClient],
+    alert: ClinicalAlert,
+    dana: User,
+    theo: User,
+    sam: User,
+    django_assert_num_queries: Any,
+) -> None:
+    client = client_for(dana)
+    with django_assert_num_queries(4):  # token, token sweep, count, page
+        first = client.get("/api/v1/alerts/", {"open": "true"})
+    assert [row["id"] for row in first.json()["results"]] == [alert.pk]
+    assert first.json()["results"][0]["instrument"] == "phq9" and "answers" not in first.json()["results"][0]
+    for _ in range(3):
+        other = UserFactory.create(adult=True)
+        answer_with_risk(other, clinician=dana, program=make_program(age_band="adult"))
+    with django_assert_num_queries(4):
+        assert client.get("/api/v1/alerts/").json()["count"] == 4
+    assert client_for(theo).get("/api/v1/alerts/").json()["count"] == 0
+    assert client_for(sam).get("/api/v1/alerts/").status_code == 403
