@@ -35,21 +35,34 @@ SERVER_ENV = {
 STEP_MS = 10_000
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if CHROMIUM or os.environ.get("REQUIRE_BROWSER") == "1":
-        return
-    skip = pytest.mark.skip(reason="browser tests: no `chromium` on this machine (apt-get install chromium)")
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(skip)
+NO_BROWSER = "browser tests (tests/browser/) skipped: no `chromium` on this machine (apt-get install chromium)"
+
+
+def _skipping() -> bool:
+    return not CHROMIUM and os.environ.get("REQUIRE_BROWSER") != "1"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Without Chromium the browser tests are not collected, and one line says so."""
+    if _skipping() and collection_path.name.startswith("test_"):
+        return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _skipping():
+        terminalreporter.write_line(NO_BROWSER)
+
+
+@pytest.fixture(autouse=True)
+def _chromium_installed() -> None:
+    if not CHROMIUM:  # only with REQUIRE_BROWSER=1 (CI): a missing browser fails
+        pytest.fail("REQUIRE_BROWSER=1 but no `chromium` is installed", pytrace=False)
 
 
 @pytest.fixture
 def web_server(transactional_db: None) -> Iterator[str]:
     """The base URL of a real Daphne process serving the project (pages, API, sockets)."""
-    if not CHROMIUM:
-        pytest.fail("REQUIRE_BROWSER=1 but no `chromium` is installed", pytrace=False)
     port = free_port()
     with daphne(port, SERVER_ENV):
         yield f"http://127.0.0.1:{port}"
