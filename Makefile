@@ -1,5 +1,5 @@
 # Two commands for a newcomer: `make run` and `make test`. The virtual environment is
-# created and filled from requirements.lock on first use, and again when the lock changes.
+# created and filled from requirements/dev.lock on first use, and again when the lock changes.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,11 +10,13 @@ PYTEST_ARGS ?=
 
 .PHONY: run test test-fast bench lint lock migrate shell clean-data protocol
 
-$(STAMP): requirements.lock
+# The dev lock: the production lock's pins, the dev tools and the embedded engines (skipped
+# on machines they have no wheels for: there `make run` asks for DATABASE_URL / REDIS_URL).
+$(STAMP): requirements/dev.lock
 	@test -x $(PY) || { echo "setup  | creating the virtual environment $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "setup  | installing the locked dependencies into $(VENV) (the first time takes a few minutes)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	@cp requirements.lock $(STAMP)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	@cp requirements/dev.lock $(STAMP)
 
 run: $(STAMP)
 	PORT=$(PORT) $(PY) -m server.run
@@ -34,10 +36,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m server.embedded -- $(VENV)/bin/mypy .
 
-# Re-resolve pinned versions from pyproject.toml (needs the network to a package index).
+# Re-resolve pinned versions from pyproject.toml (needs the network to a package index),
+# keeping the pins already locked: requirements/prod.lock (the image: no dev tools, no
+# embedded engines) and requirements/dev.lock (make: all of it), both with hashes.
+LOCK_OPTIONS := --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links
 lock: $(STAMP)
-	$(VENV)/bin/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
-		--no-emit-find-links -o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile $(LOCK_OPTIONS) -o requirements/prod.lock pyproject.toml
+	$(VENV)/bin/pip-compile $(LOCK_OPTIONS) --extra dev --extra embedded -o requirements/dev.lock pyproject.toml
+	$(PY) requirements/restore_markers.py requirements/dev.lock
 
 migrate: $(STAMP)
 	$(PY) -m server.embedded -- $(PY) manage.py migrate

