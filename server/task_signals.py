@@ -4,10 +4,20 @@ that queued a task bound around it (server/log_context.py)."""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import socket
 from typing import Any
 
-from celery.signals import task_failure, task_retry, task_revoked, task_success, worker_ready, worker_shutdown
+from celery.signals import (
+    beat_init,
+    task_failure,
+    task_retry,
+    task_revoked,
+    task_success,
+    worker_ready,
+    worker_shutdown,
+)
 
 import server.log_context  # noqa: F401 - connects the request id's task signals
 from server.redis_client import get_redis
@@ -61,3 +71,12 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
 def _stop_heartbeat(**_: Any) -> None:
     while _heartbeat:
         _heartbeat.pop().stop()
+
+
+@beat_init.connect
+def _start_beat_heartbeat(**_: Any) -> None:
+    """Beat beats too, as ``beat@<host>``: /readyz names a beat that stopped."""
+    heartbeat = Heartbeat(f"beat@{socket.gethostname()}")
+    heartbeat.start()
+    _heartbeat.append(heartbeat)
+    atexit.register(_stop_heartbeat)

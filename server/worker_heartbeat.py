@@ -1,11 +1,15 @@
-"""Each Celery worker refreshes its entry in a Redis hash while it runs; /readyz names the
-workers whose entry went stale (a worker that died or hangs), without them failing the
-web process's readiness (server/health.py)."""
+"""Each Celery worker (and beat) refreshes its entry in a Redis hash while it runs; /readyz
+names those whose entry went stale (one that died or hangs), without them failing the web
+process's readiness (server/health.py).
+
+    python -m server.worker_heartbeat worker@host   # exit 0 while it beats: a health check
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 
@@ -59,3 +63,12 @@ def stale_workers(now: float | None = None) -> list[str]:
     if forgotten:
         client.hdel(HEARTBEATS_KEY, *forgotten)
     return sorted(stale)
+
+
+def is_beating(name: str, now: float | None = None) -> bool:
+    beat = get_redis().hget(HEARTBEATS_KEY, name)
+    return beat is not None and (time.time() if now is None else now) - float(beat) <= STALE_SECONDS
+
+
+if __name__ == "__main__":
+    sys.exit(0 if is_beating(sys.argv[1]) else 1)

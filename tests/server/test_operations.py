@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +23,8 @@ from server.celery import app
 from server.log_context import REQUEST_ID_HEADER, RequestContextFilter
 from server.middleware import RequestContext, bind_request_context, reset_request_context
 from server.redis_client import get_redis
-from server.worker_heartbeat import HEARTBEATS_KEY, STALE_SECONDS
-from tests.processes import celery_worker
+from server.worker_heartbeat import HEARTBEATS_KEY, STALE_SECONDS, is_beating
+from tests.processes import BIN_DIR, celery_worker, child_env, running
 
 
 def _json_line(message: str) -> dict[str, Any]:
@@ -160,3 +162,15 @@ def test_a_running_worker_beats_and_a_stopped_one_leaves_no_entry() -> None:
         assert Client().get("/readyz").json()["stale_workers"] == []
     names = _worker_names()
     assert not any(name.startswith(f"{queue}@") for name in names), names
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_beat_beats_too_and_its_health_check_follows_it(tmp_path: Path) -> None:
+    name = f"beat@{socket.gethostname()}"
+    command = [str(BIN_DIR / "celery"), "-A", "server", "beat", "--schedule", str(tmp_path / "schedule")]
+    with running(command, child_env()) as beat:
+        assert beat.wait_for(lambda _: name in _worker_names(), timeout=30), beat.text()
+        assert is_beating(name)
+    assert name not in _worker_names()  # a beat that stops leaves no entry
+    assert not is_beating(name)
