@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 def alert_link(alert: ClinicalAlert) -> str:
-    return f"/alerts/{alert.pk}"
+    """The staff's list of alerts (a path the server serves; the id is not needed to act)."""
+    return "/api/v1/alerts/"
 
 
 def sessions_today(participant: User, now: datetime) -> list[Session]:

@@ -19,7 +19,8 @@ from notifications.kinds import NotificationKind
 from notifications.services import notify
 from programs.selectors import treats
 
-QUESTIONNAIRES_LINK = "/questionnaires"
+# Links are paths the server serves (there is no questionnaire page in the web client yet).
+QUESTIONNAIRES_LINK = "/api/v1/instruments/"
 
 
 def submit_assessment(*, participant: User, instrument_code: Any, answers: Any) -> Assessment:

@@ -89,7 +89,7 @@ def test_a_risk_answer_alerts_and_shows_crisis_resources(
     alert = ClinicalAlert.objects.get()
     assert alert.clinician == dana and alert.acknowledged_at is None
     (notification,) = Notification.objects.filter(recipient=dana, kind="clinical_alert")
-    assert notification.data == {"link": f"/alerts/{alert.pk}"}
+    assert notification.data == {"link": "/api/v1/alerts/"}
     assert "phq" not in (notification.title + notification.body).lower()
     assert AuditEntry.objects.filter(action="clinical_alert.raise").count() == 1
 
