@@ -21,22 +21,21 @@ class Room:
     ben: User | None = None
 
 
-def _program() -> Program:
-    # Rooms ask no pre-session check-in here (tested where it is built).
+def _program(*, checkin_required: bool = False) -> Program:
     program = make_program(age_band="adolescent")
-    if hasattr(program, "checkin_required"):
-        program.checkin_required = False
-        program.save(update_fields=["checkin_required"])
+    program.checkin_required = checkin_required
+    program.save(update_fields=["checkin_required"])
     return program
 
 
 @database_sync_to_async
-def group_room(*, admit_directly: bool = False) -> Room:
-    """An adolescent group open now, led by dana, with ava and ben on its roster."""
+def group_room(*, admit_directly: bool = False, checkin_required: bool = False) -> Room:
+    """An adolescent group open now, led by dana, with ava and ben on its roster; its
+    program asks for the safety check-in before admission when ``checkin_required``."""
     dana = UserFactory.create(username="dana", first_name="Dana")
     ava = UserFactory.create(username="ava", first_name="Ava", adolescent=True)
     ben = UserFactory.create(username="ben", first_name="Ben", adolescent=True)
-    program = _program()
+    program = _program(checkin_required=checkin_required)
     for participant in (ava, ben):
         make_enrollment(participant=participant, program=program, clinician=dana)
     group = make_group(program=program, lead=dana, members=[ava, ben])

@@ -29,7 +29,7 @@ async def send_chat(page: Page, text: str) -> None:
 async def test_ava_waits_is_admitted_chats_and_comes_back_after_a_drop_with_every_line_once(
     people: Any, web_server: str
 ) -> None:
-    room = await group_room()
+    room = await group_room(checkin_required=True)
     room_url = f"{web_server}/sessions/{room.session.pk}/"
     dana, ava = await people(), await people(phone=True)
     await dana.sign_in("dana", TEST_PASSWORD)
@@ -43,6 +43,22 @@ async def test_ava_waits_is_admitted_chats_and_comes_back_after_a_drop_with_ever
     await expect(ava.page.get_by_text("The host will let you in.")).to_be_visible()
     await expect(ava.page.get_by_text("The host is here.")).to_be_visible()
     await ava.screenshot("waiting-room")
+
+    # Her program asks for the safety check-in first: dana cannot admit her before it.
+    await expect(dana.page.locator("#waiting-list")).to_contain_text("(not checked in)")
+    await dana.page.get_by_role("button", name="Admit Ava").click()
+    await expect(dana.page.locator("#room-error")).to_contain_text("has not checked in")
+    checkin = ava.page.locator("#checkin-form")
+    await checkin.get_by_label("State or region where you are now").fill("Illinois")
+    await checkin.get_by_label("Emergency contact's name").fill("Pat")
+    await checkin.get_by_label("Their relation to you").fill("parent")
+    await checkin.get_by_label("Their phone number").fill("not a number")
+    await checkin.get_by_role("button", name="Check in").click()
+    await expect(ava.page.locator("#checkin-error")).to_have_text("Enter a valid phone number.")
+    await checkin.get_by_label("Their phone number").fill("+1 312 555 0134")
+    await checkin.get_by_role("button", name="Check in").click()
+    await expect(ava.page.locator("#checkin-done")).to_contain_text("you have checked in")
+    await expect(dana.page.locator("#waiting-list")).to_contain_text("(checked in: Illinois, US)")
 
     await dana.page.get_by_role("button", name="Admit Ava").click()
     await expect(ava.page.get_by_role("heading", name="Chat")).to_be_visible()

@@ -48,6 +48,7 @@ export class HostControls {
     const list = $("waiting-list");
     clear(list);
     const queue = this.state.waiting || [];
+    const checkins = new Map((this.state.checkins || []).map((checkin) => [checkin.user, checkin]));
     $("waiting-empty").hidden = queue.length > 0;
     $("admit-all").hidden = queue.length === 0;
     for (const person of queue) {
@@ -58,7 +59,14 @@ export class HostControls {
       });
       admit.disabled = !this.controlling;
       admit.addEventListener("click", () => this.send({ type: "host.admit", user: person.id }));
-      list.append(el("li", { attrs: { "data-waiting": person.id } }, [el("span", { text: person.name }), admit]));
+      const checkin = checkins.get(person.id);
+      const where = checkin ? `checked in: ${checkin.location.region}, ${checkin.location.country}` : "not checked in";
+      list.append(
+        el("li", { attrs: { "data-waiting": person.id } }, [
+          el("span", {}, [el("span", { text: person.name }), el("span", { className: "tag", text: `(${where})` })]),
+          admit,
+        ]),
+      );
     }
   }
 

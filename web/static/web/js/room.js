@@ -3,6 +3,7 @@
 // Protocol: docs/websocket-protocol.md.
 
 import { api, me } from "./api.js";
+import { CheckIn } from "./checkin.js";
 import { HostControls } from "./host.js";
 import { LiveSocket } from "./live.js";
 import { Mesh } from "./media.js";
@@ -47,6 +48,7 @@ class Room {
         return known && known.name ? known.name : "Someone";
       },
     });
+    this.checkin = new CheckIn(sessionId);
     this.host = new HostControls({ send: (frame) => this.socket.send(frame), view: this.view });
     this.bindControls();
   }
@@ -93,6 +95,7 @@ class Room {
     }
     if (!frame.you.admitted) {
       this.view.showWaiting(null);
+      this.checkin.show();
       this.mesh.stop();
       return;
     }
@@ -204,6 +207,11 @@ const HANDLERS = {
     if (!room.state.waiting.some((p) => p.id === frame.user.id)) room.state.waiting.push({ ...frame.user });
     room.host.update(room.state);
     announce(`${frame.user.name} is waiting.`);
+  },
+  "checkin.received": (room, frame) => {
+    if (!room.state) return;
+    room.state.checkins = [...(room.state.checkins || []).filter((c) => c.user !== frame.checkin.user), frame.checkin];
+    room.render();
   },
   "waiting.left": (room, frame) => {
     if (!room.state || !room.state.waiting) return;
