@@ -26,9 +26,17 @@ async def test_ava_signs_in_and_out_with_a_session_cookie(people: Any, web_serve
     await expect(ava.page).to_have_url(f"{web_server}/signin/?next=/")
     await ava.screenshot("signin")
 
-    await ava.page.get_by_label("Username").fill("ava")
-    await ava.page.get_by_label("Password").fill("not her password")
-    await ava.page.get_by_role("button", name="Sign in").click()
+    # By keyboard alone: the first Tab reaches the skip link, focus is visible on each field.
+    await ava.page.keyboard.press("Tab")
+    await expect(ava.page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await ava.page.get_by_label("Username").focus()
+    await ava.page.keyboard.type("ava")
+    outline = await ava.page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    await ava.page.keyboard.press("Tab")
+    await expect(ava.page.get_by_label("Password")).to_be_focused()
+    await ava.page.keyboard.type("not her password")
+    await ava.page.keyboard.press("Enter")
     await expect(ava.page.get_by_role("alert")).to_have_text("Wrong username or password.")
 
     await ava.sign_in("ava", TEST_PASSWORD)
