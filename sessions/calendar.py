@@ -23,8 +23,8 @@ PRODID = "-//Sessions//Calendar//EN"
 
 
 def session_path(session: Session) -> str:
-    """The session's page the server serves (its API detail; there is no web client)."""
-    return reverse("session-detail", kwargs={"pk": session.pk})
+    """The session's page in the web client: its room (sign-in first, then back to it)."""
+    return reverse("web:room", kwargs={"session_id": session.pk})
 
 
 def absolute_url(path: str) -> str:

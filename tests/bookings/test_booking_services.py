@@ -157,7 +157,7 @@ def test_booking_tells_the_clinician_and_the_roster(
         booking = book(world, world.pat)
     assert kinds_by_user("booking_confirmed") == {"dana": 1, "ava": 1, "pat": 1}
     notice = Notification.objects.get(kind="booking_confirmed", recipient=world.pat)
-    assert notice.data == {"date": "2027-03-03", "time": "10:00", "link": f"/api/v1/sessions/{booking.session_id}/"}
+    assert notice.data == {"date": "2027-03-03", "time": "10:00", "link": f"/sessions/{booking.session_id}/"}
     assert notice.about == world.ava
     # A retry of the notice (a duplicate on_commit, a re-run) tells nobody twice.
     from bookings.notices import notify_booking_confirmed

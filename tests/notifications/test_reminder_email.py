@@ -3,18 +3,18 @@ feed's UID and SEQUENCE (a moved session's SEQUENCE grows; a cancelled one's is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import Message
 from typing import cast
+from urllib.parse import quote
 
 import pytest
 import time_machine
 from django.conf import settings
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 from icalendar import Calendar, Component
-from rest_framework.test import APIClient
 
 from accounts.models import User
 from notifications import services
@@ -55,15 +55,20 @@ def _event(message: mail.EmailMessage) -> tuple[Calendar, Component]:
     return calendar, event
 
 
-def test_the_reminder_links_to_the_session_page_the_server_serves(
-    start: datetime, dana: User, sam: User, client_for: Callable[[User], APIClient]
-) -> None:
+def test_the_reminder_links_to_the_session_page_the_server_serves(start: datetime, dana: User, sam: User) -> None:
     session = SessionFactory.create(kind="individual", starts_at=start, hosts=[dana], roster=[sam])
     message = _send_reminder_to(sam, start - DAY)
-    link = f"{settings.PUBLIC_BASE_URL}/api/v1/sessions/{session.pk}/"
+    link = f"{settings.PUBLIC_BASE_URL}/sessions/{session.pk}/"
     assert link in message.body
-    response = client_for(sam).get(link.removeprefix(settings.PUBLIC_BASE_URL))
-    assert response.status_code == 200 and response.json()["id"] == session.pk
+    path = link.removeprefix(settings.PUBLIC_BASE_URL)
+    # Signed out, the link asks for sign-in and comes back to the room; signed in, it is the room.
+    browser = Client()
+    signed_out = browser.get(path)
+    assert signed_out.status_code == 302 and signed_out["Location"] == f"/signin/?next={quote(path)}"
+    browser.force_login(sam)
+    room = browser.get(path)
+    assert room.status_code == 200 and room["Content-Type"].startswith("text/html")
+    assert f'data-session-id="{session.pk}"' in room.content.decode()
 
 
 def test_the_reminder_carries_the_sessions_ics_with_the_feeds_uid_and_sequence(
@@ -79,7 +84,7 @@ def test_the_reminder_carries_the_sessions_ics_with_the_feeds_uid_and_sequence(
     assert str(event["uid"]) == f"session-{session.pk}@{settings.CALENDAR_UID_DOMAIN}"
     assert int(event.decoded("sequence")) == 0
     assert str(event["status"]) == "CONFIRMED" and event.decoded("dtstart") == start
-    assert str(event["url"]) == f"{settings.PUBLIC_BASE_URL}/api/v1/sessions/{session.pk}/"
+    assert str(event["url"]) == f"{settings.PUBLIC_BASE_URL}/sessions/{session.pk}/"
     assert str(event["summary"]) == "Individual session"
 
     with time_machine.travel(start - 20 * HOUR, tick=False):
@@ -104,7 +109,7 @@ def test_a_cancelled_sessions_email_cancels_the_event(start: datetime, dana: Use
         notification = services.notify(
             recipient=sam,
             kind=NotificationKind.SESSION_CANCELLED,
-            data={"date": "2030-01-01", "time": "10:00", "link": f"/api/v1/sessions/{session.pk}/"},
+            data={"date": "2030-01-01", "time": "10:00", "link": f"/sessions/{session.pk}/"},
             session=session,
             dedupe_key="test-cancelled",
         )

@@ -76,7 +76,7 @@ def test_reminders_fire_once_at_24_h_and_1_h(
     assert note.data == {
         "time": f"{local:%H:%M}",
         "date": f"{local:%Y-%m-%d}",
-        "link": f"/api/v1/sessions/{session.pk}/",
+        "link": f"/sessions/{session.pk}/",
     }
     assert note.title == f"Session at {local:%H:%M} on {local:%Y-%m-%d}"
     assert session.title not in note.title + note.body

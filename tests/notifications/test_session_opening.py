@@ -25,11 +25,11 @@ def test_opening_notifies_roster_and_hosts_once(dana: User, theo: User, ava: Use
     notes = Notification.objects.filter(kind="session_opening")
     assert {n.recipient.username for n in notes} == {"dana", "theo", "ava"}
     note = notes.get(recipient=ava)
-    assert note.data["link"] == f"/api/v1/sessions/{session.pk}/"
+    assert note.data["link"] == f"/sessions/{session.pk}/"
     local = session.starts_at.astimezone(ZoneInfo(ava.time_zone))
     assert note.title == f"Your session at {local:%H:%M} is open"
     assert session.title not in note.title + note.body
-    assert not Notification.objects.filter(data__link=f"/api/v1/sessions/{later.pk}/").exists()
+    assert not Notification.objects.filter(data__link=f"/sessions/{later.pk}/").exists()
 
 
 def test_removed_people_and_cancelled_sessions_get_nothing(dana: User, ava: User, sam: User) -> None:
