@@ -80,6 +80,14 @@ class OtpEnrolmentRequired(NamedError, PermissionDenied):
     default_code = "otp_enrolment_required"
 
 
+class TokenLimitReached(NamedError, PermissionDenied):
+    default_detail = (
+        "Maximum amount of tokens allowed per user exceeded: this account is signed in on too many devices. "
+        "Sign out on one (POST /api/v1/auth/logout/) or wait for its sign-in to expire."
+    )
+    default_code = "token_limit_reached"
+
+
 def _password_user(request: Request, username: str, password: str) -> User:
     try:
         return services.authenticate_password(request=request._request, username=username, password=password)
@@ -105,13 +113,19 @@ class TokenView(APIView):
         responses={
             200: TokenResponseSerializer,
             401: error_response(401, "Wrong username or password, or the second factor missing or wrong."),
-            403: error_response(403, "A staff account without an authenticator: enrol one first."),
+            403: error_response(
+                403,
+                "A staff account without an authenticator (enrol one first), or an account already "
+                "holding API_TOKEN_LIMIT_PER_USER unexpired tokens (sign out elsewhere first).",
+            ),
         },
         auth=[],
         description=(
             "Staff (clinicians, admins) with an authenticator also send `otp`: without it the answer is "
             "401 `otp_required`; a wrong code is 401 `otp_invalid` and counts as a failed login. Staff "
-            "without one get 403 `otp_enrolment_required` and set one up at /api/v1/auth/totp/ first."
+            "without one get 403 `otp_enrolment_required` and set one up at /api/v1/auth/totp/ first. An "
+            "account already holding API_TOKEN_LIMIT_PER_USER unexpired tokens gets 403 `token_limit_reached` "
+            "and nothing is issued: sign out elsewhere first."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -131,6 +145,8 @@ class TokenView(APIView):
             raise OtpInvalid() from exc
         except two_factor.SecondFactorEnrolmentRequired as exc:
             raise OtpEnrolmentRequired() from exc
+        except services.TokenLimitReached as exc:
+            raise TokenLimitReached() from exc
         return Response(TokenResponseSerializer(issued).data)
 
 

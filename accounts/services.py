@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
@@ -14,10 +14,12 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from knox.models import AuthToken
+from knox.settings import knox_settings
 
 from accounts import two_factor
 from accounts.models import (
@@ -46,6 +48,10 @@ class LoginLockedOut(Exception):
 
 class InvalidCredentials(Exception):
     pass
+
+
+class TokenLimitReached(Exception):
+    """The account holds the most unexpired bearer tokens allowed (API_TOKEN_LIMIT_PER_USER)."""
 
 
 def ensure_admin(user: User) -> None:
@@ -250,12 +256,35 @@ def authenticate_password(*, request: HttpRequest, username: str, password: str)
     return user
 
 
-def issue_token(*, request: HttpRequest, username: str, password: str, otp: str | None = None) -> IssuedToken:
-    """Check the password and, for staff, the second factor (accounts/two_factor.py);
-    then issue a bearer token."""
-    user = authenticate_password(request=request, username=username, password=password)
-    second_factor = two_factor.check_sign_in(request=request, user=user, username=username, otp=otp)
+def _at_token_limit(user: User) -> bool:
+    """The user holds as many unexpired bearer tokens as API_TOKEN_LIMIT_PER_USER allows
+    (knox's LoginView counts the same way; None: no limit)."""
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    if limit is None:
+        return False
+    unexpired = AuthToken.objects.filter(Q(expiry__gt=timezone.now()) | Q(expiry__isnull=True), user=user)
+    return unexpired.count() >= limit
+
+
+def _refuse_past_token_limit(user: User) -> NoReturn:
     with transaction.atomic():
+        audit.record(
+            actor=None,
+            action="auth.login_refused",
+            target=user,
+            data={"username": user.get_username(), "reason": "token_limit"},
+        )
+    raise TokenLimitReached()
+
+
+def _token_within_limit(*, user: User, second_factor: str | None) -> IssuedToken | None:
+    """A new bearer token for ``user``, audited; None (nothing written) at the limit."""
+    with transaction.atomic():
+        # The user's row lock makes their concurrent sign-ins count one after another, so
+        # together they cannot pass the limit.
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+        if _at_token_limit(user):
+            return None
         instance, token = AuthToken.objects.create(user=user, expiry=settings.API_TOKEN_TTL)
         user.last_login = timezone.now()
         user.save(update_fields=["last_login"])
@@ -267,6 +296,23 @@ def issue_token(*, request: HttpRequest, username: str, password: str, otp: str 
         )
     assert instance.expiry is not None
     return IssuedToken(token=token, expires_at=instance.expiry, user=user)
+
+
+def issue_token(*, request: HttpRequest, username: str, password: str, otp: str | None = None) -> IssuedToken:
+    """Check the password and, for staff, the second factor (accounts/two_factor.py);
+    then issue a bearer token, unless the user already holds API_TOKEN_LIMIT_PER_USER
+    unexpired ones (TokenLimitReached, audited: sign out elsewhere, or wait for one to
+    expire), as knox's own LoginView refuses."""
+    user = authenticate_password(request=request, username=username, password=password)
+    # Checked before the second factor too, so a refused sign-in does not use up a
+    # single-use recovery code; checked again under the lock where the token is made.
+    if _at_token_limit(user):
+        _refuse_past_token_limit(user)
+    second_factor = two_factor.check_sign_in(request=request, user=user, username=username, otp=otp)
+    issued = _token_within_limit(user=user, second_factor=second_factor)
+    if issued is None:
+        _refuse_past_token_limit(user)
+    return issued
 
 
 def revoke_token(*, user: User, token: AuthToken) -> None:
