@@ -1,6 +1,7 @@
 """Attendance records of a session (hosts and admins), a participant's records of a week
-(whoever may see their attendance), one record (hosts, admins, the person it is about, and
-a guardian the adolescent's consent lets see it), and a host's override."""
+(whoever may see their attendance), one record (hosts, the participant's clinicians,
+admins, the person it is about, and a guardian the adolescent's consent lets see it), and
+a host's override (hosts and admins)."""
 
 from __future__ import annotations
 
@@ -27,24 +28,32 @@ from attendance.serializers import (
 )
 from programs.api import NOT_ENROLLED_THAT_WEEK, WEEK_PARAMETER, week_or_none
 from programs.hours import current_week, enrollment_for_week, week_bounds
-from programs.selectors import RecordAccess, participant_record_access
+from programs.selectors import RecordAccess, participant_record_access, participants_treated_by
 from server.api_helpers import IsStaffRole, reject_unknown_fields, request_user, validated_body
+from sessions.models import SessionFacilitator
 from sessions.selectors import sessions_visible_to
 from sessions.services import ensure_can_manage_sessions_of, session_facilitators
 
 
 def records_visible_to(user: User) -> QuerySet[AttendanceRecord]:
-    """Admins: all. Clinicians: records of sessions they host. Anyone: their own record.
-    Guardians also their adolescent's, while the consent in force names ``attendance``
-    (CLINICAL.md, 42 CFR Part 2); without it a record is a 404, as an id that names no one:
-    a 403 would tell them which ids are their adolescent's."""
+    """Admins: all. Clinicians: records of sessions they host, and every record of the
+    participants they treat (programs.selectors.treats: who may list a participant's
+    attendance may open each record of that list). Anyone: their own record. Guardians
+    also their adolescent's, while the consent in force names ``attendance`` (CLINICAL.md,
+    42 CFR Part 2); without it a record is a 404, as an id that names no one: a 403 would
+    tell them which ids are their adolescent's. Overriding is for hosts and admins only
+    (attendance.services.override_attendance): a treating clinician who does not host gets
+    403 there."""
     records = AttendanceRecord.objects.select_related("session")
     if not user.is_active:
         return records.none()
     if user.role == Role.ADMIN:
         return records
     if user.role == Role.CLINICIAN:
-        return records.filter(session__facilitators__clinician=user)
+        # Subqueries, not a join: a join to the facilitators would repeat a record once
+        # per host of its session.
+        hosted = SessionFacilitator.objects.filter(clinician=user).values("session_id")
+        return records.filter(Q(session__in=hosted) | Q(user__in=participants_treated_by(clinician=user)))
     if user.role == Role.GUARDIAN:
         wards = adolescents_visible_to_guardian(guardian=user, scope=ConsentScope.ATTENDANCE)
         return records.filter(Q(user=user) | Q(user__in=wards))
@@ -112,7 +121,8 @@ class AttendanceRecordViewSet(viewsets.GenericViewSet):
         return records_visible_to(request_user(self.request))
 
     def get_permissions(self) -> list[Any]:
-        # Participants and guardians read (records_visible_to); only staff may override.
+        # Participants and guardians read (records_visible_to); only staff may override,
+        # and of the staff only the session's hosts and admins (the service checks).
         if self.action == "partial_update":
             return [IsAuthenticated(), IsStaffRole()]
         return [IsAuthenticated()]

@@ -4,6 +4,7 @@ override, and bad input that changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,12 +16,15 @@ from accounts.models import User
 from attendance import tasks
 from attendance.models import AttendanceRecord
 from audit.models import AuditEntry
+from programs.models import Enrollment, EnrollmentStatus
 from sessions.models import Session
 from tests.attendance.conftest import segment
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_enrollment, make_program
 
 pytestmark = pytest.mark.django_db
 Clients = Callable[[User], APIClient]
+ENROLLED_FROM = date(2026, 11, 2)
+WEEK = "2026-W48"  # the week of the sessions here (conftest.START)
 
 
 @pytest.fixture
@@ -77,17 +81,69 @@ def test_others_cannot_list_a_sessions_attendance(
     assert set(response.json()["error"]) == {"code", "message", "fields"}
 
 
-def test_a_clinician_who_sees_the_session_but_does_not_host_it_is_refused(
-    recorded: Session, client_for: Clients, ava: User
-) -> None:
-    from tests.factories import make_enrollment, make_program
-
+@pytest.fixture(params=["primary", "program"])
+def treating_clinician(request: pytest.FixtureRequest, ava: User) -> User:
+    """A clinician who treats ava (her primary clinician, or a clinician of her program)
+    and hosts none of her sessions."""
     clinician = UserFactory.create()
-    make_enrollment(participant=ava, program=make_program(age_band="adolescent"), clinician=clinician)
-    response = client_for(clinician).get(f"/api/v1/sessions/{recorded.pk}/attendance/")
-    assert response.status_code == 403
+    if request.param == "primary":
+        program, primary = make_program(age_band="adolescent"), clinician
+    else:
+        program, primary = make_program(age_band="adolescent", clinicians=[clinician]), UserFactory.create()
+    make_enrollment(participant=ava, program=program, clinician=primary, start_date=ENROLLED_FROM)
+    return clinician
+
+
+def test_a_treating_clinician_who_does_not_host_reads_the_record_but_cannot_override_it(
+    recorded: Session,
+    client_for: Clients,
+    ava: User,
+    sam: User,
+    treating_clinician: User,
+    db_snapshot: Callable[[], dict[str, int]],
+) -> None:
+    client = client_for(treating_clinician)
+    # The session's list stays with its hosts and admins (404 for a clinician who does not
+    # see the session at all: sessions.selectors.sessions_visible_to).
+    assert client.get(f"/api/v1/sessions/{recorded.pk}/attendance/").status_code in (403, 404)
     record = _record(recorded, ava)
-    assert client_for(clinician).get(f"/api/v1/attendance/{record.pk}/").status_code == 404
+    # Each record of the participant's week list opens.
+    week = client.get(f"/api/v1/participants/{ava.pk}/attendance/", {"week": WEEK})
+    assert week.status_code == 200
+    assert [row["id"] for row in week.json()["results"]] == [record.pk]
+    response = client.get(f"/api/v1/attendance/{record.pk}/")
+    assert response.status_code == 200
+    assert (response.json()["user"], response.json()["status"]) == (ava.pk, "late")
+    # Not the records of a participant they do not treat, even in the same session.
+    assert client.get(f"/api/v1/attendance/{_record(recorded, sam).pk}/").status_code == 404
+    # Overriding stays with the session's hosts and admins.
+    before, rows = db_snapshot(), list(AttendanceRecord.objects.values())
+    refused = client.patch(
+        f"/api/v1/attendance/{record.pk}/", {"override_status": "attended", "reason": "Was there"}, format="json"
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert db_snapshot() == before
+    assert list(AttendanceRecord.objects.values()) == rows
+
+
+def test_a_clinician_whose_treatment_ended_no_longer_reads_the_record(
+    recorded: Session, client_for: Clients, ava: User, treating_clinician: User
+) -> None:
+    Enrollment.objects.filter(participant=ava).update(status=EnrollmentStatus.DISCHARGED)
+    record = _record(recorded, ava)
+    client = client_for(treating_clinician)
+    assert client.get(f"/api/v1/attendance/{record.pk}/").status_code == 404
+    assert client.get(f"/api/v1/participants/{ava.pk}/attendance/", {"week": WEEK}).status_code == 404
+
+
+def test_a_host_reads_each_record_once_whatever_the_number_of_hosts(
+    recorded: Session, client_for: Clients, dana: User, ava: User
+) -> None:
+    # dana hosts the session and treats ava: both reasons match, the record comes once.
+    make_enrollment(participant=ava, program=make_program(age_band="adolescent"), clinician=dana)
+    record = _record(recorded, ava)
+    assert client_for(dana).get(f"/api/v1/attendance/{record.pk}/").status_code == 200
 
 
 def test_a_participant_reads_their_own_record_only(
