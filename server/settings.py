@@ -258,6 +258,9 @@ WS_SERVER_TUNING = env_bool("WS_SERVER_TUNING", True)
 WS_SERVER_TUNING_OFF = env_list("WS_SERVER_TUNING_OFF", [])
 # Inbound frames per socket per minute (benchmarks raise it; production keeps 100).
 WS_FRAMES_PER_MINUTE = env_int("WS_FRAMES_PER_MINUTE", 100)
+# A room socket's mesh signaling frames (rtc.offer/answer/ice) per minute, counted apart
+# from the frames above: joining a full mesh sends a burst of offers and ICE candidates.
+WS_SIGNALING_FRAMES_PER_MINUTE = env_int("WS_SIGNALING_FRAMES_PER_MINUTE", 300)
 # Each process refreshes its sockets' presence this often; a socket whose client sent
 # nothing (not even a ping) for ROOM_IDLE_SECONDS is closed as dropped.
 ROOM_HEARTBEAT_SECONDS = env_float("ROOM_HEARTBEAT_SECONDS", 10.0)

@@ -95,18 +95,30 @@ class FrameError(Exception):
 
 @dataclass
 class FrameGate:
-    """Per-socket limits: frame size, frames per minute, and repeated abuse."""
+    """Per-socket limits: frame size, frames per minute, and repeated abuse.
+
+    Frames of ``signaling_types`` (a room's rtc.* frames) count toward a budget of their
+    own, ``signaling_per_minute``: a newcomer to a full mesh sends a burst of offers and
+    ICE candidates, one per candidate per peer, that must neither be cut off by the
+    general budget nor widen it for chat and pings. A frame's type is known only once it
+    is parsed, so the budget is charged after parsing; a frame that is not a valid one
+    (binary, too large, malformed) is charged to the general budget.
+    """
 
     max_bytes: int = MAX_FRAME_BYTES
     per_minute: int = field(default_factory=lambda: settings.WS_FRAMES_PER_MINUTE)
+    signaling_per_minute: int = field(default_factory=lambda: settings.WS_SIGNALING_FRAMES_PER_MINUTE)
+    signaling_types: frozenset[str] = frozenset()
     abuse_limit: int = ABUSE_LIMIT
     # The latest limit+1 times: the limit is passed when the oldest of them is within the
     # minute. O(1) a frame, where counting a minute's frames would walk them.
     _recent: deque[float] = field(init=False)
+    _signaling: deque[float] = field(init=False)
     _refused: deque[float] = field(init=False)
 
     def __post_init__(self) -> None:
         self._recent = deque(maxlen=self.per_minute + 1)
+        self._signaling = deque(maxlen=self.signaling_per_minute + 1)
         self._refused = deque(maxlen=self.abuse_limit + 1)
 
     @staticmethod
@@ -120,22 +132,32 @@ class FrameGate:
         """Record a refused frame; True when the socket should be closed for abuse."""
         return self._over(self._refused)
 
+    def _invalid(self, code: str, message: str) -> FrameError:
+        """The error for a frame that is not a valid one, charged to the general budget:
+        ``rate_limited`` past it, as for any frame."""
+        if self._over(self._recent):
+            return FrameError("rate_limited", f"At most {self.per_minute} frames a minute.")
+        return FrameError(code, message)
+
     def parse(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         """One inbound frame as a dict with a string ``type``, or FrameError."""
         LIVE.frames_in += 1
-        if self._over(self._recent):
-            raise FrameError("rate_limited", f"At most {self.per_minute} frames a minute.")
         if text_data is None:
-            raise FrameError("binary_not_supported", "Frames are JSON text.")
+            raise self._invalid("binary_not_supported", "Frames are JSON text.")
         # A character is at most 4 bytes of UTF-8: only a long text needs encoding to tell.
         if len(text_data) * 4 > self.max_bytes and len(text_data.encode()) > self.max_bytes:
-            raise FrameError("too_large", f"Frames are at most {self.max_bytes // 1024} KiB.")
+            raise self._invalid("too_large", f"Frames are at most {self.max_bytes // 1024} KiB.")
         try:
             frame = orjson.loads(text_data)
         except orjson.JSONDecodeError as exc:
-            raise FrameError("malformed", "The frame is not valid JSON.") from exc
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            raise FrameError("malformed", 'A frame is a JSON object with a string "type".')
+            raise self._invalid("malformed", "The frame is not valid JSON.") from exc
+        if not isinstance(frame, dict) or not isinstance(kind := frame.get("type"), str):
+            raise self._invalid("malformed", 'A frame is a JSON object with a string "type".')
+        if kind in self.signaling_types:
+            if self._over(self._signaling):
+                raise FrameError("rate_limited", f"At most {self.signaling_per_minute} signaling frames a minute.")
+        elif self._over(self._recent):
+            raise FrameError("rate_limited", f"At most {self.per_minute} frames a minute.")
         return frame
 
 

@@ -36,6 +36,7 @@ from server.ws import (
 )
 from sessions.rooms import access, breakouts, chat, events, frames, hands, host, hub, presence, resume, state
 from sessions.rooms.members import Refusal, RoomActionError, RoomMember, RoomRefused, SocketView
+from sessions.rooms.signaling import FRAME_TYPES as SIGNALING_FRAME_TYPES
 from sessions.rooms.signaling import part_name, relay
 from sessions.rooms.store import LogEntry
 
@@ -85,7 +86,7 @@ class SessionRoomConsumer(RealtimeConsumer):
             return
         self.user_id = holder.user_id
         self.token_digest = holder.token_digest
-        self.gate = FrameGate()
+        self.gate = FrameGate(signaling_types=SIGNALING_FRAME_TYPES)
         self.conn_id = uuid.uuid4().hex
         self.member_name = presence.socket_name(holder.user_id, self.conn_id)
         self.closing = False

@@ -31,6 +31,10 @@ from sessions.rooms import events, store
 from sessions.rooms.members import RoomActionError, RoomMember, SocketView
 from sessions.rooms.store import RoomKeys
 
+# The inbound frames of mesh signaling: a room socket's FrameGate counts them toward their
+# own budget (WS_SIGNALING_FRAMES_PER_MINUTE), apart from chat and pings.
+FRAME_TYPES = frozenset({"rtc.offer", "rtc.answer", "rtc.ice"})
+
 # KEYS: presence, admitted, breakouts. ARGV: sender id, addressee id ("" to count only),
 # ",<host id>,...," (the session's hosts), the room's rtc channel, the frame, the mesh
 # limit. A present person's part is "" (main room) or their breakout number; waiting

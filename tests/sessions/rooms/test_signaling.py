@@ -150,3 +150,44 @@ async def test_with_the_sfu_mesh_frames_are_refused(clients: Clients) -> None:
     a, b = await clients.seated(room.session, p0, p1)
     assert await error(a, offer(p1.pk)) == "sfu_required"
     assert await b.silent()
+
+
+@override_settings(WS_FRAMES_PER_MINUTE=20)
+async def test_a_signaling_burst_past_the_frame_limit_is_relayed_and_pings_keep_their_limit(
+    clients: Clients,
+) -> None:
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    a, b = await clients.seated(room.session, p0, p1)
+    assert await a.silent()  # the joins' frames were read; none of them were sent by a
+    # 60 candidates at once, three times the general budget: every one reaches the peer.
+    for n in range(60):
+        await a.send(ice(p1.pk, candidate=f"candidate:{n} 1 UDP 2122 127.0.0.1 {5000 + n} typ host"))
+    received = [await b.next() for _ in range(60)]
+    assert [frame["candidate"]["candidate"].split()[0] for frame in received] == [f"candidate:{n}" for n in range(60)]
+    assert await a.silent()  # no error frame
+    # Chat and pings keep the general budget: 20 a minute, then refused, as before.
+    for _ in range(20):
+        await a.send({"type": "ping"})
+        assert await a.next() == {"type": "pong"}
+    assert await error(a, {"type": "ping"}) == "rate_limited"
+
+
+@override_settings(WS_SIGNALING_FRAMES_PER_MINUTE=3)
+async def test_the_signaling_budget_refuses_past_it(clients: Clients) -> None:
+    room = await open_room(admit_directly=True)
+    p0, p1 = room.participants[:2]
+    a, b = await clients.seated(room.session, p0, p1)
+    for _ in range(3):
+        await a.send(offer(p1.pk))
+        assert (await b.next())["type"] == "rtc.offer"
+    assert await error(a, offer(p1.pk)) == "rate_limited"
+    assert await b.silent()
+    await still_open(a)
+
+
+def test_the_rooms_signaling_budget_covers_exactly_its_rtc_frames() -> None:
+    from sessions.rooms.consumer import HANDLERS
+    from sessions.rooms.signaling import FRAME_TYPES
+
+    assert {kind for kind in HANDLERS if kind.startswith("rtc.")} == FRAME_TYPES
