@@ -195,6 +195,7 @@ def create_rooms(label: str, count: int, size: int) -> list[Room]:
     from django.utils import timezone
 
     from accounts.models import User
+    from measures.models import CheckIn
     from sessions.models import RosterEntry, Session, SessionFacilitator
 
     password = _password()
@@ -240,6 +241,20 @@ def create_rooms(label: str, count: int, size: int) -> list[Room]:
             entries.extend(RosterEntry(session=session, user=user, role="participant") for user in members)
             rooms.append(Room(session_id=session.pk, user_ids=tuple(user.pk for user in members)))
         RosterEntry.objects.bulk_create(entries)
+        # Each participant has done the safety check-in a client does before joining (a
+        # session without one keeps its participants in the waiting room: issue 26).
+        CheckIn.objects.bulk_create(
+            CheckIn(
+                session_id=entry.session_id,
+                participant=entry.user,
+                region="NY",
+                country="US",
+                contact_name="Bench Contact",
+                contact_relation="friend",
+                contact_phone="+12125550100",
+            )
+            for entry in entries
+        )
     return rooms
 
 
