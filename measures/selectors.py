@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import ConsentScope, Role, User
-from measures.models import Assessment, ClinicalAlert, Instrument
+from measures.models import Assessment, ClinicalAlert, Instrument, InstrumentSchedule
 from measures.scoring import percent_change
 from programs.models import EnrollmentStatus, Program
 from programs.selectors import RecordAccess, participant_record_access, works_in
@@ -98,6 +98,13 @@ def program_overview(*, program: Program) -> list[dict[str, Any]]:
         }
         for row in latest
     ]
+
+
+def program_schedule(*, program: Program) -> list[InstrumentSchedule]:
+    """The program's questionnaire schedule, by instrument code (one query)."""
+    return list(
+        InstrumentSchedule.objects.filter(program=program).select_related("instrument").order_by("instrument__code")
+    )
 
 
 def may_see_program(*, viewer: User, program: Program) -> bool:

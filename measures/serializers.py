@@ -122,6 +122,54 @@ class AlertSerializer(serializers.ModelSerializer[ClinicalAlert]):
         ]  # fmt: skip
 
 
+class DueQuestionnaireSerializer(serializers.Serializer[Any]):
+    """GET /assessments/due/: a questionnaire the participant may answer now."""
+
+    instrument = InstrumentSerializer()
+    due_on = serializers.DateField(help_text="The local date it became due (its occurrence).")
+
+
+# A questionnaire every 1 to 90 days: weekly is the default, and a gap longer than a typical
+# 12-week stay's third would leave no trend to read (the model allows up to a year).
+MAX_EVERY_DAYS = 90
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number that refuses booleans, strings and floats instead of coercing them."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only (DRF's own takes "yes", 1, "on" ...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class ScheduleEntrySerializer(serializers.Serializer[Any]):
+    instrument = StrictCharField(max_length=16, help_text="An instrument's code (GET /instruments/).")
+    at_intake = StrictBooleanField(default=True, help_text="Due at the enrollment's start (else every_days after).")
+    every_days = StrictIntegerField(
+        min_value=1, max_value=MAX_EVERY_DAYS, default=7, help_text="Days from one answer to the next due date."
+    )
+
+
+class MeasureScheduleInputSerializer(serializers.Serializer[Any]):
+    # Each instrument once; there are only a handful, so a long list is a mistake.
+    instruments = serializers.ListField(child=ScheduleEntrySerializer(), max_length=20, allow_empty=True)
+
+
+class MeasureScheduleSerializer(serializers.Serializer[Any]):
+    program = serializers.IntegerField()
+    instruments = ScheduleEntrySerializer(many=True)
+
+
 class LocationSerializer(serializers.Serializer[Any]):
     region = StrictCharField(max_length=100)
     country = StrictCharField(min_length=2, max_length=2)

@@ -1,5 +1,5 @@
-"""Writes about questionnaires: answering one (scored here, never edited after), a
-clinician's note on it, and the "a questionnaire is ready" notices."""
+"""Writes about questionnaires: a program's schedule, answering one (scored here, never
+edited after), a clinician's note on it, and the "a questionnaire is ready" notices."""
 
 from __future__ import annotations
 
@@ -10,17 +10,60 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
+from accounts.services import ensure_admin
 from audit.services import record
 from measures import alerts
-from measures.models import Assessment, DueNotice, Instrument
+from measures.models import Assessment, DueNotice, Instrument, InstrumentSchedule
 from measures.schedule import due_for, fits_age, participants_with_schedules
 from measures.scoring import answer_errors, score_answers
+from measures.selectors import program_schedule
 from notifications.kinds import NotificationKind
 from notifications.services import notify
+from programs.models import Program
 from programs.selectors import treats
 
-# Links are paths the server serves (there is no questionnaire page in the web client yet).
-QUESTIONNAIRES_LINK = "/api/v1/instruments/"
+# The web client's page that shows the participant's due questionnaires (web/urls.py).
+QUESTIONNAIRES_LINK = "/questionnaires/"
+
+
+def set_program_schedule(*, by: User, program: Program, entries: list[dict[str, Any]]) -> list[InstrumentSchedule]:
+    """An admin replaces the program's questionnaire schedule: ``entries`` (each with
+    ``instrument`` code, ``at_intake``, ``every_days``, shapes checked by the caller) is the
+    whole schedule, [] for none. Every instrument must exist, fit the program's age band and
+    appear once; otherwise nothing changes."""
+    ensure_admin(by)
+    codes = [entry["instrument"] for entry in entries]
+    instruments = {instrument.code: instrument for instrument in Instrument.objects.filter(code__in=codes)}
+    errors = []
+    for code in codes:
+        instrument = instruments.get(code)
+        if instrument is None:
+            errors.append(f"{code}: no such questionnaire.")
+        elif instrument.age_band not in ("", program.age_band):
+            errors.append(f"{code} is for the {instrument.age_band} age band, not this program's {program.age_band}.")
+    duplicates = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicates:
+        errors.append(f"Name each questionnaire once: {', '.join(duplicates)} appears more than once.")
+    if errors:
+        raise ValidationError({"instruments": errors})
+    with transaction.atomic():
+        # The program's row lock orders concurrent replacements: the last one wins whole.
+        Program.objects.select_for_update().filter(pk=program.pk).first()
+        InstrumentSchedule.objects.filter(program=program).exclude(instrument__code__in=codes).delete()
+        for entry in entries:
+            InstrumentSchedule.objects.update_or_create(
+                program=program,
+                instrument=instruments[entry["instrument"]],
+                defaults={"at_intake": entry["at_intake"], "every_days": entry["every_days"]},
+            )
+        schedule = program_schedule(program=program)
+        record(
+            actor=by,
+            action="measure_schedule.update",
+            target=program,
+            data={"instruments": [[row.instrument.code, row.at_intake, row.every_days] for row in schedule]},
+        )
+    return schedule
 
 
 def submit_assessment(*, participant: User, instrument_code: Any, answers: Any) -> Assessment:

@@ -353,6 +353,14 @@ def _body_cases(w: dict[str, int]) -> list[tuple[str, str, str, str, dict[str, A
         ("ada", "post", "/api/v1/clinicians/{dana}/availability-windows/", "valid_from", window, dates),
         ("ada", "post", "/api/v1/clinicians/{dana}/availability-windows/", "valid_until", window, dates),
         ("ada", "post", "/api/v1/clinicians/{dana}/availability-exceptions/", "date", time_off, dates),
+        (
+            "ada",
+            "put",
+            "/api/v1/programs/{program}/measure-schedule/",
+            "instruments",
+            {"instruments": [{"instrument": "phq9", "at_intake": True, "every_days": 7}]},
+            [*WRONG_TYPES, None, *([{"instrument": "phq9", "every_days": v}] for v in FAR_NUMBERS + MALFORMED_NUMBERS)],
+        ),
     ]
 
 
