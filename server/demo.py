@@ -13,7 +13,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 # Later apps add their step here (programs, groups, sessions, bookings).
-SEED_STEPS = ["accounts.demo.seed", "programs.demo.seed", "programs.demo_attendance.seed", "bookings.demo.seed"]
+SEED_STEPS = [
+    "accounts.demo.seed",
+    "programs.demo.seed",
+    "programs.demo_attendance.seed",
+    "bookings.demo.seed",
+    "measures.demo.seed",
+]
 
 
 class DemoRefused(ImproperlyConfigured):
