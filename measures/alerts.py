@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 def alert_link(alert: ClinicalAlert) -> str:
-    """The staff's list of alerts (a path the server serves; the id is not needed to act)."""
-    return "/api/v1/alerts/"
+    """The web client's page of open alerts, each with its acknowledge form (web/urls.py)."""
+    return "/alerts/"
 
 
 def sessions_today(participant: User, now: datetime) -> list[Session]:

@@ -1,5 +1,6 @@
-"""The clinician's, guardian's and admin's pages (issue 24, items 5-7). Like the other
-pages they are shells whose scripts read and write through the API, which decides what
+"""The clinician's, guardian's and admin's pages (issue 24, items 5-7), and the
+questionnaire pages (issue 26): a participant's due questionnaires, the staff's open
+alerts. Like the other pages they are shells whose scripts read and write through the API, which decides what
 each person may see; a page for another role answers 403 instead of an empty shell."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -58,3 +60,13 @@ def session_attendance(request: HttpRequest, session_id: int) -> HttpResponse:
 @roles_only(Role.GUARDIAN)
 def family(request: HttpRequest) -> HttpResponse:
     return render(request, "web/family.html")
+
+
+@roles_only(Role.PARTICIPANT)
+def questionnaires(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/questionnaires.html")
+
+
+@roles_only(Role.CLINICIAN, Role.ADMIN)
+def alerts(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/alerts.html", {"escalate_minutes": settings.CLINICAL_ALERT_ESCALATE_MINUTES})

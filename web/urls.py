@@ -13,4 +13,6 @@ urlpatterns = [
     path("sessions/<int:session_id>/attendance/", pages.session_attendance, name="session-attendance"),
     path("programs/<int:program_id>/hours/", pages.program_hours, name="program-hours"),
     path("family/", pages.family, name="family"),
+    path("questionnaires/", pages.questionnaires, name="questionnaires"),
+    path("alerts/", pages.alerts, name="alerts"),
 ]

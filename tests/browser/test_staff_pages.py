@@ -1,7 +1,7 @@
 """The clinician's and admin's pages in a real browser (issue 24, items 5 and 7): dana
 goes from her home to her program's weekly hours, picks last week, sees it riskiest
 first, and overrides an attendance record with a reason (a refused override shows the
-API's message and changes nothing); ada's home is the two admin links."""
+API's message and changes nothing); ada's home is the admin links."""
 
 from __future__ import annotations
 
@@ -168,7 +168,8 @@ async def test_ada_sees_the_admin_links(people: Any, web_server: str) -> None:
     await expect(ada.page.get_by_role("heading", name="Administration")).to_be_visible()
     await expect(ada.page.get_by_role("link", name="Django admin")).to_have_attribute("href", "/admin/")
     await expect(ada.page.get_by_role("link", name="API docs")).to_have_attribute("href", "/api/docs/")
-    await expect(ada.page.locator("main a")).to_have_count(2)
+    await expect(ada.page.get_by_role("link", name="Clinical alerts")).to_have_attribute("href", "/alerts/")
+    await expect(ada.page.locator("main a")).to_have_count(3)
     await ada.screenshot("admin-home")
     for path in ("/admin/", "/api/docs/"):
         assert (await ada.page.request.get(f"{web_server}{path}")).status == 200

@@ -89,7 +89,7 @@ def test_a_risk_answer_alerts_and_shows_crisis_resources(
     alert = ClinicalAlert.objects.get()
     assert alert.clinician == dana and alert.acknowledged_at is None
     (notification,) = Notification.objects.filter(recipient=dana, kind="clinical_alert")
-    assert notification.data == {"link": "/api/v1/alerts/"}
+    assert notification.data == {"link": "/alerts/"}  # the web client's alerts page
     assert "phq" not in (notification.title + notification.body).lower()
     assert AuditEntry.objects.filter(action="clinical_alert.raise").count() == 1
 
@@ -172,6 +172,8 @@ def test_due_notice_once_per_occurrence_and_phi_free(adult: User) -> None:
     assert services.notify_due_questionnaires() == 0
     notifications = Notification.objects.filter(recipient=adult, kind="questionnaire_due")
     assert notifications.count() == 2 and DueNotice.objects.count() == 2
+    # The web client's questionnaire page, where the participant answers them.
+    assert {notification.data["link"] for notification in notifications} == {"/questionnaires/"}
     for notification in notifications:
         text = (notification.title + notification.body).lower()
         assert "phq" not in text and "gad" not in text and "depress" not in text and "anxi" not in text

@@ -1,5 +1,6 @@
-// A clinician's home, beside the sessions and the feed (home.js): the programs they work in
-// (to their weekly hours pages) and this week's sessions so far (to their attendance).
+// A clinician's home, beside the sessions and the feed (home.js): how many clinical alerts
+// are open (to the alerts page), the programs they work in (to their weekly hours pages)
+// and this week's sessions so far (to their attendance).
 import { api, me } from "./api.js";
 import { addDays, allPages, errorText, formatWhen, localDate, showMessage, statusBadge } from "./pages_common.js";
 import { clear, el } from "./ui.js";
@@ -41,5 +42,13 @@ async function loadAttendance(person) {
   if (!held.length) attendanceList.append(el("li", { className: "muted", text: "No sessions in the last 7 days." }));
 }
 
+async function loadAlerts() {
+  const page = await api("alerts/?open=true&limit=1");
+  const summary = document.getElementById("alerts-summary");
+  summary.textContent = page.count ? `${page.count} open: acknowledge each with a note.` : "No open alerts.";
+  summary.classList.toggle("error", page.count > 0);
+  summary.classList.toggle("muted", page.count === 0);
+}
+
 const person = me();
-Promise.all([loadPrograms(person), loadAttendance(person)]).catch((error) => showMessage(message, errorText(error)));
+Promise.all([loadAlerts(), loadPrograms(person), loadAttendance(person)]).catch((error) => showMessage(message, errorText(error)));

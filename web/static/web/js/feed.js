@@ -6,6 +6,27 @@ import { announce, el, formatTime } from "./ui.js";
 
 const SHOWN = 20;
 
+// A body's link (the server writes an absolute URL to one of its own pages) becomes a
+// link to that path here, so it opens on this origin whatever the configured base URL.
+function bodyWithLinks(text) {
+  const body = el("span", { className: "notification-body" });
+  for (const part of text.split(/(https?:\/\/\S+)/)) {
+    if (!/^https?:\/\//.test(part)) {
+      if (part) body.append(document.createTextNode(part));
+      continue;
+    }
+    let path = null;
+    try {
+      const url = new URL(part);
+      path = `${url.pathname}${url.search}`;
+    } catch {
+      path = null;
+    }
+    body.append(path ? el("a", { text: part, attrs: { href: path } }) : document.createTextNode(part));
+  }
+  return body;
+}
+
 export function startFeed({ list, status, timeZone }) {
   const seen = new Set();
   // The socket first replays what is unread: only what was created after the page opened is news.
@@ -18,7 +39,7 @@ export function startFeed({ list, status, timeZone }) {
     lastId = Math.max(lastId, notification.id);
     const item = el("li", { className: `notification${live ? " fresh" : ""}`, attrs: { "data-notification": notification.id } }, [
       el("span", { className: "notification-title", text: notification.title }),
-      notification.body ? el("span", { className: "notification-body", text: notification.body }) : null,
+      notification.body ? bodyWithLinks(notification.body) : null,
       el("time", { className: "muted", text: formatTime(notification.created_at, timeZone), attrs: { datetime: notification.created_at } }),
     ]);
     // Newest first, whichever way each one came.

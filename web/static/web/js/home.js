@@ -1,5 +1,5 @@
-// Home: my sessions this week (with Join when open), my hours this week (participants)
-// and the notifications feed, live.
+// Home: my sessions this week (with Join when open), my hours this week and "a
+// questionnaire is ready" (participants), and the notifications feed, live.
 
 import { api, me } from "./api.js";
 import { startFeed } from "./feed.js";
@@ -68,9 +68,25 @@ async function loadHours(person) {
   }
 }
 
+async function loadQuestionnaires() {
+  const card = document.getElementById("questionnaire-card");
+  if (!card) return;
+  try {
+    const due = await api("assessments/due/");
+    if (!due.length) return;
+    const names = due.map((item) => item.instrument.name).join(" and ");
+    document.getElementById("questionnaire-text").textContent =
+      `${due.length === 1 ? "One questionnaire" : `${due.length} questionnaires`} (${names}): a few short questions for your care team.`;
+    card.hidden = false;
+  } catch {
+    // The card stays hidden; the questionnaire page says what went wrong.
+  }
+}
+
 const person = me();
 loadSessions(person);
 loadHours(person);
+loadQuestionnaires();
 startFeed({
   list: document.getElementById("notifications-list"),
   status: document.getElementById("feed-status"),
