@@ -6,12 +6,14 @@ windows merge). In each interval slots start at its start and then every
 session_minutes + buffer_minutes, while start + session_minutes <= the interval's end.
 A slot is free when it starts at or after now + min_notice and no session the clinician
 hosts (lead or co, any kind, cancelled ones aside) overlaps
-[start - buffer, start + session_minutes + buffer).
+[start - buffer, start + session_minutes + buffer). An occurrence of a schedule the
+clinician hosts that is not generated yet counts as such a session (the generator fills
+only a rolling horizon; slots go further ahead).
 
-Wall-clock times become instants per date (sessions.services.local_to_utc), so a 09:00
+Wall-clock times become instants per date (sessions.occurrences.local_to_utc), so a 09:00
 window stays 09:00 local across DST changes; a slot whose start does not exist (the
 spring-forward gap) is skipped, and an ambiguous one (fall-back) is its first occurrence.
-A slot lasts session_minutes of real time. Four queries whatever the range.
+A slot lasts session_minutes of real time. At most six queries whatever the range.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from bookings.models import AvailabilityException, AvailabilityWindow, BookingPo
 from server.errors import Conflict
 from server.input_limits import instant_in_range
 from sessions.models import Session
-from sessions.services import local_time_exists, local_to_utc
+from sessions.occurrences import local_time_exists, local_to_utc, pending_occurrences
 
 MAX_RANGE = timedelta(days=60)
 _DAY_MINUTES = 24 * 60
@@ -217,13 +219,16 @@ def _busy_intervals(
     clinician: User, start: datetime, end: datetime, exclude_session_id: int | None
 ) -> list[tuple[datetime, datetime]]:
     """[starts_at, ends_at) of the sessions the clinician hosts overlapping [start, end),
-    cancelled ones aside (one query)."""
+    cancelled ones aside, and of the occurrences their schedules will have there but do
+    not yet (three queries)."""
     sessions = Session.objects.filter(
         facilitators__clinician=clinician, cancelled_at__isnull=True, starts_at__lt=end, ends_at__gt=start
     )
     if exclude_session_id is not None:
         sessions = sessions.exclude(pk=exclude_session_id)
-    return sorted(sessions.values_list("starts_at", "ends_at"))
+    return sorted(
+        [*sessions.values_list("starts_at", "ends_at"), *pending_occurrences(clinician=clinician, start=start, end=end)]
+    )
 
 
 def _is_clear(slot: Slot, busy: Sequence[tuple[datetime, datetime]], policy: PolicyView) -> bool:
@@ -248,7 +253,7 @@ def free_slots(
     exclude_session_id: int | None = None,
 ) -> list[Slot]:
     """The free slots starting in [start, end), in order. ``end`` after ``start``, at most
-    MAX_RANGE later (else a 400). Four queries whatever the range."""
+    MAX_RANGE later (else a 400). At most six queries whatever the range."""
     if timezone.is_naive(start) or timezone.is_naive(end):
         raise ValidationError({"from": ["Give times with their UTC offset."]})
     if end <= start:
@@ -284,7 +289,7 @@ def check_bookable(
     (codes invalid_time, slot_in_past, inside_notice_period, not_on_slot_boundary,
     outside_availability) or a 409 (slot_taken) when a session the clinician hosts is
     within the buffer of it. Race-free only inside the caller's transaction holding the
-    clinician's row lock (bookings.services). Four queries."""
+    clinician's row lock (bookings.services). At most six queries."""
     if not isinstance(slot_start, datetime) or timezone.is_naive(slot_start) or not instant_in_range(slot_start):
         raise _refuse("Give the slot's start as an ISO 8601 time with its UTC offset.", "invalid_time")
     slot_start = slot_start.astimezone(UTC)

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +23,12 @@ from programs.selectors import treats
 from programs.services import NO_SUCH_PARTICIPANT, refuse_person
 from server.errors import Conflict
 from server.realtime import close_session_sockets_on_commit
+from sessions.booked_time import (
+    flag_occurrence_over_bookings,
+    lock_hosts,
+    refuse_if_booked,
+    refuse_schedule_over_bookings,
+)
 from sessions.models import (
     CalendarFeed,
     FacilitatorRole,
@@ -35,25 +41,13 @@ from sessions.models import (
     SessionStatus,
     default_service,
 )
+from sessions.occurrences import local_time_exists, local_to_utc, occurrences
 
 SCHEDULE_HORIZON_DAYS = 28
 MAX_SESSION_MINUTES = 8 * 60
 
 
-# --- Local time --------------------------------------------------------------------------
-
-
-def local_to_utc(day: date, clock: time, zone: str) -> datetime:
-    """The instant a wall-clock time on a day in an IANA zone names. A time skipped by a
-    spring-forward change moves forward by the gap (02:30 -> 03:30), as clocks do."""
-    local = datetime.combine(day, clock, tzinfo=ZoneInfo(zone))
-    return local.astimezone(UTC)
-
-
-def local_time_exists(day: date, clock: time, zone: str) -> bool:
-    local = datetime.combine(day, clock, tzinfo=ZoneInfo(zone))
-    round_trip = local.astimezone(UTC).astimezone(ZoneInfo(zone))
-    return round_trip.replace(tzinfo=None) == local.replace(tzinfo=None)
+# --- Local time (local_to_utc, local_time_exists: sessions.occurrences) ------------------
 
 
 def _service_for(kind: str, service: str | None) -> str:
@@ -127,8 +121,9 @@ def _schedules_overlap(a: RecurringSchedule, b: RecurringSchedule) -> bool:
 
 def _check_no_facilitator_overlap(schedule: RecurringSchedule, people: Sequence[User]) -> None:
     ids = [person.pk for person in people]
-    # Lock the people so two overlapping schedules cannot be created side by side.
-    list(User.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    # Lock the people so two overlapping schedules (or a schedule and a booking) cannot be
+    # created side by side.
+    lock_hosts(people)
     candidates = RecurringSchedule.objects.filter(cancelled_at__isnull=True).select_related(
         "group__lead_facilitator", "clinician"
     )
@@ -198,7 +193,9 @@ def create_schedule(
         created_by=by,
     )
     with transaction.atomic():
-        _check_no_facilitator_overlap(schedule, _schedule_people(schedule))
+        people = _schedule_people(schedule)
+        _check_no_facilitator_overlap(schedule, people)
+        refuse_schedule_over_bookings(schedule=schedule, hosts=people, now=timezone.now())
         schedule.save()
         audit.record(
             actor=by, action="schedule.create", target=schedule, data={"kind": kind, "service": schedule.service}
@@ -269,7 +266,13 @@ def _people_now(schedule: RecurringSchedule) -> tuple[list[tuple[User, str]], li
 def generate_occurrences(*, schedule: RecurringSchedule, first_day: date, last_day: date) -> int:
     """Create the Session rows of the schedule's occurrences on local dates in
     [first_day, last_day]. Idempotent: an occurrence that exists (even moved or cancelled)
-    is left alone. Returns how many were created."""
+    is left alone. Returns how many were created.
+
+    An occurrence is created even if it overlaps a live booking of a host: booking refuses
+    time a schedule will fill and a schedule may not be made over a booking, so only data
+    from before those checks (or a host added to a group later) gets here, and the group's
+    session is the program's commitment to all its members. It is audited
+    (session.overlaps_booking) and logged, by ids, for an admin to resolve."""
     if schedule.cancelled_at is not None:
         return 0
     start = max(first_day, schedule.starts_on)
@@ -278,31 +281,30 @@ def generate_occurrences(*, schedule: RecurringSchedule, first_day: date, last_d
         schedule.sessions.filter(occurrence_date__range=(start, end)).values_list("occurrence_date", flat=True)
     )
     created = 0
-    day = start
-    while day <= end:
-        if day.isoweekday() in schedule.weekdays and day not in existing:
-            starts_at = local_to_utc(day, schedule.start_time, schedule.time_zone)
-            with transaction.atomic():
-                # The lock makes two concurrent generators agree on who creates the row.
-                locked = RecurringSchedule.objects.select_for_update().get(pk=schedule.pk)
-                if not locked.sessions.filter(occurrence_date=day).exists():
-                    facilitators, roster = _people_now(schedule)
-                    _create_session_with_people(
-                        session=Session(
-                            kind=schedule.kind,
-                            service=schedule.service,
-                            title=schedule.title,
-                            group=schedule.group,
-                            schedule=schedule,
-                            occurrence_date=day,
-                            starts_at=starts_at,
-                            ends_at=starts_at + timedelta(minutes=schedule.duration_minutes),
-                        ),
-                        facilitators=facilitators,
-                        roster=roster,
-                    )
-                    created += 1
-        day += timedelta(days=1)
+    for occurrence in occurrences(schedule, start, end):
+        if occurrence.day in existing:
+            continue
+        with transaction.atomic():
+            # The lock makes two concurrent generators agree on who creates the row.
+            locked = RecurringSchedule.objects.select_for_update().get(pk=schedule.pk)
+            if not locked.sessions.filter(occurrence_date=occurrence.day).exists():
+                facilitators, roster = _people_now(schedule)
+                session = _create_session_with_people(
+                    session=Session(
+                        kind=schedule.kind,
+                        service=schedule.service,
+                        title=schedule.title,
+                        group=schedule.group,
+                        schedule=schedule,
+                        occurrence_date=occurrence.day,
+                        starts_at=occurrence.starts_at,
+                        ends_at=occurrence.ends_at,
+                    ),
+                    facilitators=facilitators,
+                    roster=roster,
+                )
+                flag_occurrence_over_bookings(session=session, hosts=[person for person, _ in facilitators])
+                created += 1
     return created
 
 
@@ -399,6 +401,9 @@ def create_single_session(
         # Else any clinician could put any participant on a session of theirs, and see it.
         raise ValidationError({"participant": NO_SUCH_PARTICIPANT})
     with transaction.atomic():
+        hosts = [person for person, _ in facilitators]
+        lock_hosts(hosts)
+        refuse_if_booked(hosts=hosts, starts_at=start, ends_at=ends_at)
         session = _create_session_with_people(
             session=Session(
                 kind=kind,
@@ -450,7 +455,8 @@ def mark_session_cancelled(*, by: User, session: Session) -> Session:
 
 def move_session(*, by: User, session: Session, starts_at: datetime, ends_at: datetime) -> Session:
     """Moves one occurrence; it keeps its occurrence date, so regeneration leaves it moved."""
-    ensure_can_manage_sessions_of(user=by, facilitators=session_facilitators(session))
+    hosts = session_facilitators(session)
+    ensure_can_manage_sessions_of(user=by, facilitators=hosts)
     if session.status != SessionStatus.SCHEDULED:
         raise Conflict("Only a session that has not opened can be moved.", code="session_not_scheduled")
     if session.kind == SessionKind.FAMILY and hasattr(session, "booking"):
@@ -460,6 +466,8 @@ def move_session(*, by: User, session: Session, starts_at: datetime, ends_at: da
         raise ValidationError({"starts_at": "Give times with their UTC offset."})
     _check_duration(starts_at, ends_at)
     with transaction.atomic():
+        lock_hosts(hosts)
+        refuse_if_booked(hosts=hosts, starts_at=starts_at, ends_at=ends_at, session_id=session.pk)
         session.starts_at = starts_at
         session.ends_at = ends_at
         session.moved_at = timezone.now()
