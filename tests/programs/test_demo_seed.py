@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from accounts import demo as accounts_demo
 from accounts.models import User
 from attendance.models import AttendanceRecord
+from bookings.models import Booking
 from programs.demo import DEMO_PROGRAMS, DEMO_TIME_ZONE, demo_today
 from programs.models import CareTransition, Enrollment
 from server.demo import DemoRefused, run_seed_steps
@@ -259,3 +260,21 @@ def test_demo_programs_bill_under_a_payer_rule(client_for: Callable[[User], APIC
         # sam's demo weeks are short by design (see EXPECTED_WEEKS): his days fall short of 3 hours.
         assert rows and all(row["participant"] == program.enrollments.get().participant_id for row in rows)
         assert not any(row["day_meets_rule"] for row in rows)
+
+
+def test_seeding_during_the_demo_family_session_still_succeeds() -> None:
+    """dana cannot lead an open group over pat's booked family session: a run at that hour
+    opens none for her groups instead of failing (make run seeds at every start)."""
+    with time_machine.travel(BETWEEN_GROUPS, tick=False):
+        call_command("seed_demo")
+    booking = Booking.objects.get(booked_by__username="pat")
+    with time_machine.travel(booking.session.starts_at + timedelta(minutes=10), tick=False):
+        call_command("seed_demo")
+        now = timezone.now()
+        hosted = Session.objects.filter(facilitators__clinician=booking.clinician, cancelled_at__isnull=True)
+        overlapping = [
+            s
+            for s in hosted.exclude(pk=booking.session_id)
+            if s.starts_at < booking.session.ends_at and s.ends_at > booking.session.starts_at
+        ]
+        assert overlapping == [] and booking.session.status_at(now) == SessionStatus.OPEN
