@@ -19,6 +19,7 @@ from programs.services import NO_SUCH_PARTICIPANT, refuse_person
 from server.errors import Conflict
 from server.realtime import close_user_sockets_on_commit
 from server.service_helpers import check_editable
+from sessions import booked_time
 from sessions.models import FacilitatorRole, RosterEntry, Session, SessionFacilitator, SessionStatus
 
 
@@ -100,9 +101,31 @@ def update_group(*, by: User, group: TherapyGroup, changes: dict[str, Any]) -> T
             group.co_facilitators.set(co)
         if "lead_facilitator" in changes or "co_facilitators" in changes:
             hosts: dict[int, str] = {lead.pk: FacilitatorRole.LEAD, **{person.pk: FacilitatorRole.CO for person in co}}
-            _sync_session_hosts(group=group, hosts=hosts, now=timezone.now())
+            now = timezone.now()
+            _refuse_new_hosts_over_bookings(group=group, people=[lead, *co], now=now)
+            _sync_session_hosts(group=group, hosts=hosts, now=now)
         audit.record(actor=by, action="group.update", target=group, data={"fields": sorted(changes)})
     return group
+
+
+def _refuse_new_hosts_over_bookings(*, group: TherapyGroup, people: list[User], now: datetime) -> None:
+    """A clinician who becomes a host of the group's sessions must not have a live booked
+    family session over any of them, nor over an occurrence its schedules will generate
+    (409 clinician_booked, nothing changed). Under the same lock on their rows that booking
+    takes, so a booking and this change cannot pass each other."""
+    current = set(
+        SessionFacilitator.objects.filter(session__in=_sessions_not_ended(group, now)).values_list(
+            "clinician_id", flat=True
+        )
+    )
+    newcomers = [person for person in people if person.pk not in current]
+    if not newcomers:
+        return
+    booked_time.lock_hosts(newcomers)
+    for session in _sessions_not_ended(group, now).filter(cancelled_at__isnull=True):
+        booked_time.refuse_if_booked(hosts=newcomers, starts_at=session.starts_at, ends_at=session.ends_at)
+    for schedule in group.schedules.filter(cancelled_at__isnull=True):
+        booked_time.refuse_schedule_over_bookings(schedule=schedule, hosts=newcomers, now=now)
 
 
 def _sync_session_hosts(*, group: TherapyGroup, hosts: dict[int, str], now: datetime) -> None:

@@ -275,3 +275,39 @@ def test_an_occurrence_over_a_booking_from_before_these_checks_is_made_and_flagg
     # Once only: generating again finds the occurrence and leaves it alone.
     assert session_services.generate_occurrences(schedule=schedule, first_day=WEDNESDAY, last_day=WEDNESDAY) == 0
     assert AuditEntry.objects.filter(action="session.overlaps_booking").count() == 1
+
+
+# --- A group's facilitators changing -----------------------------------------------------------
+
+
+def test_making_a_booked_clinician_a_host_of_a_group_is_409_and_changes_nothing(
+    world: World, theo: User, client_for: ClientFor, db_snapshot: Snapshot
+) -> None:
+    """The last way a clinician could be put in two places at once: a group whose session
+    (or a schedule's occurrence not generated yet) overlaps dana's booked family session
+    gains dana as a co-facilitator."""
+    book(world)
+    book(world, start=ny(FAR_WEDNESDAY, 10))
+    ada = client_for(world.ada)
+    with_session = make_group(program=make_program(), lead=theo, members=[world.sam])
+    session_services.create_single_session(
+        by=world.ada, kind="group", title="Process group", group=with_session,
+        starts_at=ny(WEDNESDAY, 9), duration_minutes=180,
+    )  # fmt: skip
+    with_schedule = make_group(program=make_program(), lead=theo, members=[world.sam])
+    # Its first occurrence is beyond the generator's horizon: only the schedule can clash.
+    starts_on = (FAR_WEDNESDAY - timedelta(days=6)).isoformat()
+    made = ada.post(SCHEDULES, schedule_body(with_schedule, start_time="09:30", starts_on=starts_on), format="json")
+    assert made.status_code == 201, made.content
+    assert not with_schedule.sessions.exists()
+    before = db_snapshot()
+    for group in (with_session, with_schedule):
+        response = ada.patch(f"/api/v1/groups/{group.pk}/", {"co_facilitators": [world.dana.pk]}, format="json")
+        assert refused_409(response) == "clinician_booked"
+        response = ada.patch(f"/api/v1/groups/{group.pk}/", {"lead_facilitator": world.dana.pk}, format="json")
+        assert refused_409(response) == "clinician_booked"
+    assert db_snapshot() == before
+    # Clear of her bookings, the same change is made.
+    clear = make_group(program=make_program(), lead=theo, members=[world.sam])
+    response = ada.patch(f"/api/v1/groups/{clear.pk}/", {"co_facilitators": [world.dana.pk]}, format="json")
+    assert response.status_code == 200, response.content
