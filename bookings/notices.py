@@ -4,15 +4,11 @@ told by notifications.session_cancelled, as for every cancelled session."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from django.db import transaction
 
-from accounts.models import Role
 from bookings.models import Booking
 from notifications.kinds import NotificationKind
-from notifications.services import notify
-from notifications.session_cancelled import adolescent_on, session_link, session_people
+from notifications.session_notices import notify_session_people
 
 
 def notify_booking_confirmed(*, booking_id: int) -> int:
@@ -27,24 +23,12 @@ def notify_booking_confirmed(*, booking_id: int) -> int:
     if booking is None:
         return 0
     session = booking.session
-    people = session_people(session)
-    about = adolescent_on(people)
     booked_for = int(session.starts_at.timestamp())
-    sent = 0
-    for person in people:
-        if not person.is_active:
-            continue
-        local = session.starts_at.astimezone(ZoneInfo(person.time_zone))
-        notification = notify(
-            recipient=person,
-            kind=NotificationKind.BOOKING_CONFIRMED,
-            data={"date": local.date().isoformat(), "time": local.strftime("%H:%M"), "link": session_link(session)},
-            about=about if person.role == Role.GUARDIAN else None,
-            dedupe_key=f"booking_confirmed:{booking.pk}:{booked_for}:{person.pk}",
-            session=session,  # its email carries the session's .ics
-        )
-        sent += notification is not None
-    return sent
+    return notify_session_people(
+        session=session,
+        kind=NotificationKind.BOOKING_CONFIRMED,
+        dedupe_key=lambda person: f"booking_confirmed:{booking_id}:{booked_for}:{person.pk}",
+    )
 
 
 def booking_confirmed_on_commit(*, booking: Booking) -> None:

@@ -3,36 +3,14 @@ on it hears once: its roster and hosts, except whoever cancelled it."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
-from accounts.models import Role, User
+from accounts.models import User
 from notifications.kinds import NotificationKind
-from notifications.services import notify
-from sessions.calendar import session_path
+from notifications.session_notices import notify_session_people
 from sessions.models import Session
-
-logger = logging.getLogger(__name__)
-
-
-def session_link(session: Session) -> str:
-    """The session's page the server serves (rendered absolute with PUBLIC_BASE_URL)."""
-    return session_path(session)
-
-
-def session_people(session: Session) -> list[User]:
-    """The session's roster (removed people aside) and hosts, each once."""
-    people = {entry.user_id: entry.user for entry in session.roster.all() if entry.removed_at is None}
-    people.update({row.clinician_id: row.clinician for row in session.facilitators.all()})
-    return list(people.values())
-
-
-def adolescent_on(people: Sequence[User]) -> User | None:
-    """The adolescent a guardian's notice is about (a family session has one participant)."""
-    return next((p for p in people if p.role == Role.PARTICIPANT and p.is_adolescent), None)
 
 
 def notify_session_cancelled(*, session_id: int, by_id: int | None) -> int:
@@ -45,23 +23,13 @@ def notify_session_cancelled(*, session_id: int, by_id: int | None) -> int:
     )
     if session is None:
         return 0
-    people = session_people(session)
-    about = adolescent_on(people)
-    sent = 0
-    for person in people:
-        if person.pk == by_id or not person.is_active:
-            continue
-        local = session.starts_at.astimezone(ZoneInfo(person.time_zone))
-        notification = notify(
-            recipient=person,
-            kind=NotificationKind.SESSION_CANCELLED,
-            data={"date": local.date().isoformat(), "time": local.strftime("%H:%M"), "link": session_link(session)},
-            about=about if person.role == Role.GUARDIAN else None,
-            dedupe_key=f"session_cancelled:{session.pk}:{person.pk}",
-            session=session,  # its email carries the .ics with METHOD:CANCEL
-        )
-        sent += notification is not None
-    return sent
+    # The emails carry the session's .ics, with METHOD:CANCEL now that it is cancelled.
+    return notify_session_people(
+        session=session,
+        kind=NotificationKind.SESSION_CANCELLED,
+        dedupe_key=lambda person: f"session_cancelled:{session_id}:{person.pk}",
+        skip_id=by_id,
+    )
 
 
 def notify_cancelled_on_commit(*, session_ids: Sequence[int], by: User | None) -> None:
