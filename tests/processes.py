@@ -135,3 +135,21 @@ def daphne(port: int, extra_env: dict[str, str] | None = None) -> Iterator[Proce
         if not wait_for_port(port):
             raise RuntimeError(f"daphne did not start:\n{log.text()}")
         yield log
+
+
+def assert_setting_refused_at_start(name: str, value: str) -> None:
+    """Django, started with the setting ``name`` at ``value`` in its environment, refuses to
+    start (ImproperlyConfigured naming the setting): a nonsense value fails at once, not
+    in a sweep hours later."""
+    env = {**os.environ, name: value, "DJANGO_SETTINGS_MODULE": "server.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and name in result.stderr

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.processes import BASE_DIR
+from tests.processes import assert_setting_refused_at_start
 
 
 @pytest.mark.parametrize(
@@ -21,15 +17,4 @@ from tests.processes import BASE_DIR
     ],
 )
 def test_nonsense_attendance_settings_refuse_to_start(name: str, value: str) -> None:
-    env = {**os.environ, name: value, "DJANGO_SETTINGS_MODULE": "server.settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+    assert_setting_refused_at_start(name, value)

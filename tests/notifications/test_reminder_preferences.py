@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from notifications.models import NotificationSettings
 from server.envtools import env_int_list, public_base_url
-from tests.processes import BASE_DIR
+from tests.processes import BASE_DIR, assert_setting_refused_at_start
 from tests.server.test_deploy_check import _production_env
 
 pytestmark = pytest.mark.django_db
@@ -122,18 +122,7 @@ def test_env_readers() -> None:
     ],
 )
 def test_nonsense_reminder_settings_refuse_to_start(name: str, value: str) -> None:
-    env = {**os.environ, name: value, "DJANGO_SETTINGS_MODULE": "server.settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+    assert_setting_refused_at_start(name, value)
 
 
 @pytest.mark.parametrize(
