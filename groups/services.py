@@ -122,8 +122,8 @@ def _refuse_new_hosts_over_bookings(*, group: TherapyGroup, people: list[User], 
     if not newcomers:
         return
     booked_time.lock_hosts(newcomers)
-    for session in _sessions_not_ended(group, now).filter(cancelled_at__isnull=True):
-        booked_time.refuse_if_booked(hosts=newcomers, starts_at=session.starts_at, ends_at=session.ends_at)
+    sessions = list(_sessions_not_ended(group, now).filter(cancelled_at__isnull=True))
+    booked_time.refuse_sessions_over_bookings(hosts=newcomers, sessions=sessions)
     for schedule in group.schedules.filter(cancelled_at__isnull=True):
         booked_time.refuse_schedule_over_bookings(schedule=schedule, hosts=newcomers, now=now)
 

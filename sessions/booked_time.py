@@ -60,11 +60,28 @@ def refuse_if_booked(
     if session_id is not None:
         clashes = clashes.exclude(session_id=session_id)
     if clashes.exists():
-        raise Conflict(
-            "A facilitator of this session has a booked family session at an overlapping time; "
-            "pick another time, or reschedule or cancel the booking first.",
-            code=CLINICIAN_BOOKED,
-        )
+        raise _session_over_booking()
+
+
+def refuse_sessions_over_bookings(*, hosts: Sequence[User], sessions: Sequence[Session]) -> None:
+    """refuse_if_booked for several sessions at once (hosts joining a group's sessions):
+    one query for the hosts' bookings over the sessions' whole span, compared here."""
+    if not sessions:
+        return
+    start = min(session.starts_at for session in sessions)
+    end = max(session.ends_at for session in sessions)
+    booked = bookings_overlapping([person.pk for person in hosts], start, end).values_list("during", flat=True)
+    for during in booked:
+        if any(session.starts_at < during.upper and during.lower < session.ends_at for session in sessions):
+            raise _session_over_booking()
+
+
+def _session_over_booking() -> Conflict:
+    return Conflict(
+        "A facilitator of this session has a booked family session at an overlapping time; "
+        "pick another time, or reschedule or cancel the booking first.",
+        code=CLINICIAN_BOOKED,
+    )
 
 
 def refuse_schedule_over_bookings(*, schedule: RecurringSchedule, hosts: Sequence[User], now: datetime) -> None:
